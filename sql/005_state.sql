@@ -1,0 +1,125 @@
+-- Rules of the log state and the applied state (SPEC 2: purge_logs_upto,
+-- delete_conflict_logs_since, apply_to_state_machine, install_snapshot).
+--
+-- INVARIANT(state-single-row): raftlite_state has exactly one row, made by
+-- raft_install(); it is never deleted or replaced.
+-- INVARIANT(purge-applied): last_purged <= last_applied, and last_purged
+-- never goes down. Purging to an index whose entry is present takes that
+-- entry's term; purging past the last entry never goes below it.
+-- INVARIANT(apply-consecutive): last_applied moves up one index at a time
+-- to a greater log id (any first index on a fresh state machine), or jumps
+-- to the current snapshot's last log id (install_snapshot); it is never
+-- cleared. An entry present at that index carries the same term.
+-- INVARIANT(no-dirty-log): no entry above last_applied has a log id lower
+-- than last_applied.
+-- INVARIANT(membership-applied): the applied membership is a valid
+-- membership carried by a log id at or below last_applied.
+-- INVARIANT(truncate-above-applied): truncation starts above last_applied.
+
+CREATE TRIGGER IF NOT EXISTS raftlite_state_insert
+BEFORE INSERT ON raftlite_state
+BEGIN
+  SELECT RAISE(ABORT, 'raft_state: SingleRow')
+  WHERE EXISTS (SELECT 1 FROM raftlite_state)
+     OR new.purged_index IS NOT NULL OR new.applied_index IS NOT NULL
+     OR new.membership IS NOT NULL OR new.truncate_from IS NOT NULL;
+END;
+
+CREATE TRIGGER IF NOT EXISTS raftlite_state_delete
+BEFORE DELETE ON raftlite_state
+BEGIN
+  SELECT RAISE(ABORT, 'raft_state: SingleRow');
+END;
+
+CREATE TRIGGER IF NOT EXISTS raftlite_state_purge
+BEFORE UPDATE OF purged_term, purged_index ON raftlite_state
+WHEN new.purged_term IS NOT old.purged_term
+  OR new.purged_index IS NOT old.purged_index
+BEGIN
+  SELECT RAISE(ABORT, 'raft_state: PurgeNotAscending')
+  WHERE old.purged_index IS NOT NULL
+    AND (new.purged_index IS NULL
+         OR new.purged_term < old.purged_term
+         OR (new.purged_term = old.purged_term
+             AND new.purged_index < old.purged_index));
+  SELECT RAISE(ABORT, 'raft_state: PurgeNonApplied')
+  WHERE new.applied_index IS NULL OR new.purged_index > new.applied_index;
+  SELECT RAISE(ABORT, 'raft_state: LogIdMismatch')
+  FROM raftlite_log AS e
+  WHERE e.idx = new.purged_index AND e.term <> new.purged_term;
+  SELECT RAISE(ABORT, 'raft_state: LogIdMismatch')
+  FROM (SELECT idx, term FROM raftlite_log ORDER BY idx DESC LIMIT 1) AS last
+  WHERE new.purged_index > last.idx AND new.purged_term < last.term;
+END;
+
+CREATE TRIGGER IF NOT EXISTS raftlite_state_apply
+BEFORE UPDATE OF applied_term, applied_index ON raftlite_state
+WHEN new.applied_term IS NOT old.applied_term
+  OR new.applied_index IS NOT old.applied_index
+BEGIN
+  SELECT RAISE(ABORT, 'raft_state: ApplyNonConsecutive')
+  WHERE new.applied_index IS NULL
+     OR (old.applied_index IS NOT NULL
+         AND NOT (new.applied_index = old.applied_index + 1
+                  AND new.applied_term >= old.applied_term)
+         AND NOT EXISTS (
+           SELECT 1 FROM raftlite_snapshot AS s
+           WHERE s.is_current = 1
+             AND s.last_term = new.applied_term
+             AND s.last_index = new.applied_index
+             AND (new.applied_term > old.applied_term
+                  OR (new.applied_term = old.applied_term
+                      AND new.applied_index >= old.applied_index))));
+  SELECT RAISE(ABORT, 'raft_state: LogIdMismatch')
+  FROM raftlite_log AS e
+  WHERE e.idx = new.applied_index AND e.term <> new.applied_term;
+  -- Terms never decrease along the log, so the first entry above
+  -- last_applied has the lowest term of them all: one lookup, not a scan.
+  SELECT RAISE(ABORT, 'raft_state: DirtyLog')
+  FROM (SELECT term FROM raftlite_log WHERE idx > new.applied_index
+        ORDER BY idx LIMIT 1) AS next
+  WHERE next.term < new.applied_term;
+END;
+
+CREATE TRIGGER IF NOT EXISTS raftlite_state_membership
+BEFORE UPDATE OF membership_term, membership_index, membership ON raftlite_state
+WHEN new.membership_term IS NOT old.membership_term
+  OR new.membership_index IS NOT old.membership_index
+  OR new.membership IS NOT old.membership
+BEGIN
+  SELECT RAISE(ABORT, 'raft_state: InvalidMembership')
+  WHERE new.membership IS NULL
+     OR new.membership_term > new.applied_term
+     OR (new.membership_term = new.applied_term
+         AND new.membership_index > new.applied_index)
+     OR (old.membership_index IS NOT NULL
+         AND (new.membership_term < old.membership_term
+              OR (new.membership_term = old.membership_term
+                  AND new.membership_index < old.membership_index)));
+  INSERT INTO raftlite_membership_check VALUES (new.membership);
+END;
+
+CREATE TRIGGER IF NOT EXISTS raftlite_state_truncate_check
+BEFORE UPDATE OF truncate_from ON raftlite_state
+WHEN new.truncate_from IS NOT NULL
+BEGIN
+  SELECT RAISE(ABORT, 'raft_state: AppliedWontConflict')
+  WHERE new.truncate_from <= new.applied_index;
+END;
+
+-- The bulk deletions. They run after the row already says which entries
+-- may go, so raftlite_log_delete lets each row through.
+CREATE TRIGGER IF NOT EXISTS raftlite_state_purge_entries
+AFTER UPDATE OF purged_index ON raftlite_state
+WHEN new.purged_index IS NOT old.purged_index
+BEGIN
+  DELETE FROM raftlite_log WHERE idx <= new.purged_index;
+END;
+
+CREATE TRIGGER IF NOT EXISTS raftlite_state_truncate_entries
+AFTER UPDATE OF truncate_from ON raftlite_state
+WHEN new.truncate_from IS NOT NULL
+BEGIN
+  DELETE FROM raftlite_log WHERE idx >= new.truncate_from;
+  UPDATE raftlite_state SET truncate_from = NULL;
+END;

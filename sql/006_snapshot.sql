@@ -1,0 +1,48 @@
+-- Rules of the snapshot meta (SPEC 2: build_snapshot, install_snapshot,
+-- get_current_snapshot).
+--
+-- INVARIANT(snapshot-not-stale): a snapshot becomes current only if its
+-- last log id is not below last_applied.
+-- INVARIANT(snapshot-meta-fixed): once a snapshot has its snapshot_id, its
+-- meta (id, last log id, membership) never changes.
+-- INVARIANT(snapshot-membership): a snapshot's membership is valid.
+-- Chunks go with their snapshot.
+
+CREATE TRIGGER IF NOT EXISTS raftlite_snapshot_insert
+BEFORE INSERT ON raftlite_snapshot
+BEGIN
+  SELECT RAISE(ABORT, 'raft_snapshot: SnapshotStale')
+  FROM raftlite_state AS s
+  WHERE new.is_current = 1
+    AND (new.last_term < s.applied_term
+         OR (new.last_term = s.applied_term AND new.last_index < s.applied_index));
+  INSERT INTO raftlite_membership_check
+  SELECT new.membership WHERE new.membership IS NOT NULL;
+END;
+
+CREATE TRIGGER IF NOT EXISTS raftlite_snapshot_update
+BEFORE UPDATE ON raftlite_snapshot
+BEGIN
+  SELECT RAISE(ABORT, 'raft_snapshot: SnapshotMetaFixed')
+  WHERE old.snapshot_id IS NOT NULL
+    AND (new.snapshot_id IS NOT old.snapshot_id
+         OR new.last_term IS NOT old.last_term
+         OR new.last_index IS NOT old.last_index
+         OR new.membership_term IS NOT old.membership_term
+         OR new.membership_index IS NOT old.membership_index
+         OR new.membership IS NOT old.membership);
+  SELECT RAISE(ABORT, 'raft_snapshot: SnapshotStale')
+  FROM raftlite_state AS s
+  WHERE new.is_current = 1 AND old.is_current = 0
+    AND (new.last_term < s.applied_term
+         OR (new.last_term = s.applied_term AND new.last_index < s.applied_index));
+  INSERT INTO raftlite_membership_check
+  SELECT new.membership
+  WHERE new.membership IS NOT NULL AND new.membership IS NOT old.membership;
+END;
+
+CREATE TRIGGER IF NOT EXISTS raftlite_snapshot_delete
+AFTER DELETE ON raftlite_snapshot
+BEGIN
+  DELETE FROM raftlite_snapshot_chunk WHERE snapshot = old.id;
+END;
