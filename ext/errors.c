@@ -1,0 +1,160 @@
+/*
+** errors.c — violation kinds and every message raftlite composes.
+**
+** Two kinds of text exist. The triggers in sql/ raise constant messages
+** "<table>: <Kind>" (RAISE() takes only a literal); the operations add the
+** ids involved and report "<Kind>: <detail>", which the SQL functions
+** prefix with their own name:
+**
+**     raft_append: LogsNonConsecutive: last log id is 1-2, got 1-4
+**
+** All detail texts are in aMessage[] below, so that the same situation is
+** always worded the same way.
+*/
+#include "raftlite_int.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+/* Violation kind <-> name, in the order of raftlite_violation_kind. */
+static const char *const azViolation[] = {
+    "",
+    "TermNotAscending",
+    "VotedForChanged",
+    "LogsEmpty",
+    "LogsNonConsecutive",
+    "ApplyNonConsecutive",
+    "PurgeNonApplied",
+    "AppliedWontConflict",
+    "DirtyLog",
+    "LogIndexNotFound",
+    "OutOfRange",
+    "LogIdMismatch",
+    "InvalidMembership",
+    "NothingApplied",
+    "SnapshotStale",
+    "SnapshotInvalid",
+};
+
+const char *rlViolationName(raftlite_violation_kind eKind) {
+  if ((int)eKind < 0 || (size_t)eKind >= sizeof(azViolation) / sizeof(azViolation[0])) {
+    return "";
+  }
+  return azViolation[eKind];
+}
+
+raftlite_violation_kind rlViolationFromRaise(const char *zRaise) {
+  const char *zName = zRaise ? strstr(zRaise, ": ") : NULL;
+  if (zName == NULL) return RAFTLITE_NO_VIOLATION;
+  zName += 2;
+  for (size_t i = 1; i < sizeof(azViolation) / sizeof(azViolation[0]); i++) {
+    if (strcmp(zName, azViolation[i]) == 0) return (raftlite_violation_kind)i;
+  }
+  return RAFTLITE_NO_VIOLATION;
+}
+
+/* One row per RlMsg: the kind it reports, its result code, its format. */
+static const struct RlMessage {
+  raftlite_violation_kind eKind;
+  int rc;
+  const char *zFormat;
+} aMessage[] = {
+    [RL_MSG_TERM_DOWN] = {RAFTLITE_TERM_NOT_ASCENDING, SQLITE_CONSTRAINT,
+     "current term is %lld, got %lld"},
+    [RL_MSG_VOTE_CHANGED] = {RAFTLITE_VOTED_FOR_CHANGED, SQLITE_CONSTRAINT,
+     "term %lld already has a vote for %lld, got %s"},
+    [RL_MSG_LOGS_EMPTY] = {RAFTLITE_LOGS_EMPTY, SQLITE_CONSTRAINT,
+     "no entries to append"},
+    [RL_MSG_NOT_CONSECUTIVE] = {RAFTLITE_LOGS_NON_CONSECUTIVE, SQLITE_CONSTRAINT,
+     "%s is %s, got %s"},
+    [RL_MSG_NOT_CONSECUTIVE_BATCH] = {RAFTLITE_LOGS_NON_CONSECUTIVE,
+     SQLITE_CONSTRAINT, "the previous entry of the batch is %s, got %s"},
+    [RL_MSG_APPLY_NOT_CONSECUTIVE] = {RAFTLITE_APPLY_NON_CONSECUTIVE,
+     SQLITE_CONSTRAINT, "last applied log id is %s, got %s"},
+    [RL_MSG_APPLY_NOT_CONSECUTIVE_BATCH] = {RAFTLITE_APPLY_NON_CONSECUTIVE,
+     SQLITE_CONSTRAINT, "the previous entry of the batch is %s, got %s"},
+    [RL_MSG_APPLY_MISMATCH] = {RAFTLITE_LOG_ID_MISMATCH, SQLITE_CONSTRAINT,
+     "the log holds %s, got %s"},
+    [RL_MSG_PURGE_NOT_APPLIED] = {RAFTLITE_PURGE_NON_APPLIED, SQLITE_CONSTRAINT,
+     "last applied log id is %s, got %s"},
+    [RL_MSG_PURGE_MISMATCH] = {RAFTLITE_LOG_ID_MISMATCH, SQLITE_CONSTRAINT,
+     "the log holds %s, got %s"},
+    [RL_MSG_PURGE_BELOW_LAST] = {RAFTLITE_LOG_ID_MISMATCH, SQLITE_CONSTRAINT,
+     "last log id is %s, got %s"},
+    [RL_MSG_PURGE_BELOW_PURGED] = {RAFTLITE_LOG_ID_MISMATCH, SQLITE_CONSTRAINT,
+     "last purged log id is %s, got %s"},
+    [RL_MSG_PURGE_NEEDS_TERM] = {RAFTLITE_LOG_INDEX_NOT_FOUND, SQLITE_NOTFOUND,
+     "no log entry at index %lld (last log id is %s): give the term to purge "
+     "past the last entry"},
+    [RL_MSG_TRUNCATE_APPLIED] = {RAFTLITE_APPLIED_WONT_CONFLICT,
+     SQLITE_CONSTRAINT, "last applied log id is %s, got index %lld"},
+    [RL_MSG_DIRTY_LOG] = {RAFTLITE_DIRTY_LOG, SQLITE_CONSTRAINT,
+     "applying %s would leave %s above it in the log"},
+    [RL_MSG_NOT_FOUND] = {RAFTLITE_LOG_INDEX_NOT_FOUND, SQLITE_NOTFOUND,
+     "no log entry at index %lld"},
+    [RL_MSG_INVALID_MEMBERSHIP] = {RAFTLITE_INVALID_MEMBERSHIP,
+     SQLITE_CONSTRAINT,
+     "entry %s: not a membership (an array of one or two non-empty arrays "
+     "of node ids, or {\"configs\": ..., \"nodes\": {...}}): %.*s"},
+    [RL_MSG_OUT_OF_RANGE] = {RAFTLITE_OUT_OF_RANGE, SQLITE_RANGE,
+     "%s must be an integer between 0 and 9223372036854775807, got %s"},
+    [RL_MSG_OUT_OF_RANGE_U64] = {RAFTLITE_OUT_OF_RANGE, SQLITE_RANGE,
+     "%s must be an integer between 0 and 9223372036854775807, got %llu"},
+    [RL_MSG_BAD_KIND] = {RAFTLITE_OUT_OF_RANGE, SQLITE_MISMATCH,
+     "kind must be 'blank', 'normal' or 'membership', got %s"},
+    [RL_MSG_BAD_PAYLOAD] = {RAFTLITE_OUT_OF_RANGE, SQLITE_MISMATCH,
+     "a %s entry takes %s as payload, got %s"},
+    [RL_MSG_JSON_NOT_OBJECT] = {RAFTLITE_OUT_OF_RANGE, SQLITE_MISMATCH,
+     "element %lld of the array is of JSON type %s, not an entry object"},
+    [RL_MSG_JSON_UNKNOWN_KEYS] = {RAFTLITE_OUT_OF_RANGE, SQLITE_MISMATCH,
+     "element %lld of the array has unknown keys (%s); an entry has idx, "
+     "term, kind and payload"},
+    [RL_MSG_NOT_INSTALLED] = {RAFTLITE_NO_VIOLATION, SQLITE_ERROR,
+     "no raftlite store in schema \"%s\": run SELECT raft_install('%s')"},
+    [RL_MSG_NOT_DURABLE_JOURNAL] = {RAFTLITE_NO_VIOLATION, SQLITE_MISUSE,
+     "PRAGMA %s.journal_mode is %s: a successful call would not be durable; "
+     "use DELETE, TRUNCATE, PERSIST or WAL"},
+    [RL_MSG_NOT_DURABLE_SYNC] = {RAFTLITE_NO_VIOLATION, SQLITE_MISUSE,
+     "PRAGMA %s.synchronous is %s: a successful call would not be durable; "
+     "use FULL or EXTRA"},
+    [RL_MSG_WRITING_STATEMENT] = {RAFTLITE_NO_VIOLATION, SQLITE_ERROR,
+     "cannot run inside a statement that is itself writing "
+     "(INSERT ... SELECT, UPDATE, a trigger); call it from a SELECT of its "
+     "own"},
+    [RL_MSG_STORE_NEWER] = {RAFTLITE_NO_VIOLATION, SQLITE_ERROR,
+     "the store in schema \"%s\" has schema version %lld, newer than this "
+     "library's %d: use a newer raftlite"},
+    [RL_MSG_NO_SCHEMA] = {RAFTLITE_NO_VIOLATION, SQLITE_ERROR,
+     "no database named \"%s\""},
+    [RL_MSG_TRIGGERS_OFF] = {RAFTLITE_NO_VIOLATION, SQLITE_MISUSE,
+     "triggers are disabled on this connection "
+     "(SQLITE_DBCONFIG_ENABLE_TRIGGER): the store's rules would not be "
+     "enforced"},
+};
+
+_Static_assert(sizeof(aMessage) / sizeof(aMessage[0]) == RL_MSG_COUNT,
+               "every RlMsg has a row in aMessage[]");
+
+int rlMessageV(RlMsg eMsg, raftlite_violation_kind *peKind, char **pzOut,
+               va_list ap) {
+  const struct RlMessage *pMsg = &aMessage[eMsg];
+  char *zDetail = sqlite3_vmprintf(pMsg->zFormat, ap);
+  if (pMsg->eKind != RAFTLITE_NO_VIOLATION) {
+    *pzOut = zDetail ? sqlite3_mprintf("%s: %s", azViolation[pMsg->eKind],
+                                       zDetail)
+                     : NULL;
+    sqlite3_free(zDetail);
+  } else {
+    *pzOut = zDetail;
+  }
+  *peKind = pMsg->eKind;
+  return pMsg->rc;
+}
+
+int rlMessage(RlMsg eMsg, raftlite_violation_kind *peKind, char **pzOut, ...) {
+  va_list ap;
+  va_start(ap, pzOut);
+  int rc = rlMessageV(eMsg, peKind, pzOut, ap);
+  va_end(ap);
+  return rc;
+}

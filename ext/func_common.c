@@ -1,0 +1,46 @@
+/*
+** func_common.c — what the SQL functions share: the optional trailing
+** schema argument and the way errors reach the caller.
+**
+** Every mutating function takes the schema of its store as an optional
+** last argument ("main" when absent), so that raft_truncate(5, 'aux')
+** works on aux's log as INSERT INTO aux.raft_log does.
+*/
+#include "raftlite_int.h"
+
+const char *rlFuncSchema(sqlite3_context *ctx, int argc, sqlite3_value **argv,
+                         int iArg) {
+  if (iArg >= argc) return "main";
+  if (sqlite3_value_type(argv[iArg]) != SQLITE_TEXT) {
+    sqlite3_result_error(ctx, "the schema argument must be text, e.g. 'main'", -1);
+    sqlite3_result_error_code(ctx, SQLITE_MISMATCH);
+    return NULL;
+  }
+  return (const char *)sqlite3_value_text(argv[iArg]);
+}
+
+static void resultError(sqlite3_context *ctx, const char *zFunc, int rc,
+                        const char *zMsg) {
+  if (rc == SQLITE_NOMEM || zMsg == NULL) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  char *zErr = sqlite3_mprintf("%s: %s", zFunc, zMsg);
+  if (zErr == NULL) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  sqlite3_result_error(ctx, zErr, -1);
+  sqlite3_result_error_code(ctx, rc);
+  sqlite3_free(zErr);
+}
+
+void rlFuncError(sqlite3_context *ctx, const char *zFunc, RlStore *p, int rc) {
+  resultError(ctx, zFunc, rc, p->zErrMsg);
+}
+
+void rlFuncValueError(sqlite3_context *ctx, const char *zFunc, int rc,
+                      char *zErr) {
+  resultError(ctx, zFunc, rc, zErr);
+  sqlite3_free(zErr);
+}

@@ -1,0 +1,67 @@
+/*
+** raftlite.c — the extension's entry points.
+**
+**     sqlite3 node.db
+**     sqlite> .load build/raftlite
+**     sqlite> SELECT raft_install();
+**
+** Loading registers raftlite's SQL functions and virtual-table modules on
+** the connection, and creates nothing: raft_install() creates a store.
+**
+** One source, two builds (CMakeLists.txt). The loadable module is compiled
+** without SQLITE_CORE and calls SQLite through the sqlite3_api table the
+** host passes to sqlite3_raftlite_init(). The library (static and shared,
+** for applications that link raftlite) is compiled with SQLITE_CORE and
+** calls libsqlite3 directly; it offers raftlite_register(db) for one
+** connection and sqlite3_raftlite_init for sqlite3_auto_extension().
+*/
+#include "sqlite3ext.h"
+SQLITE_EXTENSION_INIT1
+
+#include "raftlite_int.h"
+
+const char *raftlite_libversion(void) { return RAFTLITE_VERSION; }
+
+/* Registration, one function per SQL object, in no particular order. */
+static int (*const axRegister[])(sqlite3 *) = {
+    rlRegisterFuncAppend,   rlRegisterFuncTruncate, rlRegisterFuncPurge,
+    rlRegisterFuncApply,    rlRegisterFuncHardState, rlRegisterFuncMeta,
+    rlRegisterVtabLog,      rlRegisterVtabHardState, rlRegisterVtabState,
+    rlRegisterVtabSnapshot,
+};
+
+/* Registers everything, or reports why not in *pzErrMsg (may be NULL). */
+static int registerAll(sqlite3 *db, char **pzErrMsg) {
+  /* Calling an API newer than the host would read past the end of its
+  ** sqlite3_api table: refuse old hosts before anything else. */
+  if (sqlite3_libversion_number() < RAFTLITE_MIN_SQLITE) {
+    if (pzErrMsg) {
+      *pzErrMsg = sqlite3_mprintf("raftlite requires SQLite 3.38.0 or later; "
+                                  "this is SQLite %s",
+                                  sqlite3_libversion());
+    }
+    return SQLITE_ERROR;
+  }
+  for (size_t i = 0; i < sizeof(axRegister) / sizeof(axRegister[0]); i++) {
+    int rc = axRegister[i](db);
+    if (rc != SQLITE_OK) {
+      if (pzErrMsg) {
+        *pzErrMsg = sqlite3_mprintf("raftlite: registration failed: %s",
+                                    sqlite3_errmsg(db));
+      }
+      return rc;
+    }
+  }
+  return SQLITE_OK;
+}
+
+int raftlite_register(sqlite3 *db) { return registerAll(db, NULL); }
+
+#ifdef _WIN32
+__declspec(dllexport)
+#endif
+int sqlite3_raftlite_init(sqlite3 *db, char **pzErrMsg,
+                          const sqlite3_api_routines *pApi) {
+  SQLITE_EXTENSION_INIT2(pApi);
+  return registerAll(db, pzErrMsg);
+}

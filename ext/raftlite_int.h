@@ -1,0 +1,258 @@
+/*
+** raftlite_int.h — internal header shared by the files in ext/.
+**
+** Not installed. Everything declared here has hidden visibility (the build
+** uses -fvisibility=hidden); only include/raftlite.h is the public surface.
+**
+** Layers, bottom up:
+**   value.c    strict decoding of SQL values (integers, entries)
+**   errors.c   violation kinds, the message table, rlFail()
+**   store.c    RlStore: statements, savepoints, durability check, state read
+**   ops.c      the operations of SPEC §2, one implementation each, called by
+**              the SQL functions, the raft_log vtab and the C API alike
+**   schema.c   raft_install(): runs the embedded sql/NNN_*.sql in a schema
+**   func_*.c   SQL functions; vtab_*.c virtual tables; raftlite.c registers
+*/
+#ifndef RAFTLITE_INT_H
+#define RAFTLITE_INT_H
+
+#include "sqlite3ext.h"
+SQLITE_EXTENSION_INIT3
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "raftlite.h"
+
+typedef sqlite3_int64 i64;
+
+/* The oldest SQLite raftlite runs on: STRICT tables (3.37), built-in JSON
+** and LIMIT/OFFSET in xBestIndex, sqlite3_vtab_rhs_value (3.38). */
+#define RAFTLITE_MIN_SQLITE 3038000
+
+/* Version of the stored schema (sql/NNN_*.sql); independent of the library
+** version. Bump it with every change to sql/ and teach schema.c the
+** upgrade. */
+#define RAFTLITE_SCHEMA_VERSION 1
+
+/* ------------------------------------------------------------------ */
+/* Embedded schema (generated from sql/ by cmake/embed_sql.cmake).     */
+
+typedef struct RlSqlFile {
+  const char *zName; /* file name, e.g. "001_tables.sql"; NULL ends the list */
+  const char *zSql;  /* its text */
+} RlSqlFile;
+extern const RlSqlFile raftliteSqlFiles[];
+
+/* ------------------------------------------------------------------ */
+/* value.c: strict decoding.                                           */
+
+/* A log id whose presence is explicit ("none" is a valid value). */
+typedef struct RlLogId {
+  int has;
+  i64 term;
+  i64 index;
+} RlLogId;
+
+/* Formats "term-index", or "none". */
+#define RL_LOGID_BUF 48
+const char *rlLogIdText(const RlLogId *pId, char *zBuf);
+int rlLogIdCmp(const RlLogId *a, const RlLogId *b); /* "none" sorts first */
+
+/* Decodes an integer in 0..2^63-1 named zWhat. NULL, text, real, blob or a
+** negative value is an error: SQLITE_MISMATCH or SQLITE_RANGE with a
+** message in *pzErr (sqlite3_malloc'd). */
+int rlValueU63(sqlite3_value *pVal, const char *zWhat, i64 *pOut, char **pzErr);
+
+/* Decodes the kind and payload of an entry into *pOut (which points into
+** the values' memory: valid while they are). */
+int rlValueEntry(sqlite3_value *pIdx, sqlite3_value *pTerm,
+                 sqlite3_value *pKind, sqlite3_value *pPayload,
+                 raftlite_entry *pOut, char **pzErr);
+
+/* Name of an entry kind ("normal"), or NULL for an unknown one. */
+const char *rlKindName(int eKind);
+
+/* ------------------------------------------------------------------ */
+/* errors.c: the message table.                                        */
+
+/* Every message raftlite composes, with the violation kind it reports.
+** The texts are in errors.c, one line each. */
+typedef enum RlMsg {
+  RL_MSG_TERM_DOWN,
+  RL_MSG_VOTE_CHANGED,
+  RL_MSG_LOGS_EMPTY,
+  RL_MSG_NOT_CONSECUTIVE,
+  RL_MSG_NOT_CONSECUTIVE_BATCH,
+  RL_MSG_APPLY_NOT_CONSECUTIVE,
+  RL_MSG_APPLY_NOT_CONSECUTIVE_BATCH,
+  RL_MSG_APPLY_MISMATCH,
+  RL_MSG_PURGE_NOT_APPLIED,
+  RL_MSG_PURGE_MISMATCH,
+  RL_MSG_PURGE_BELOW_LAST,
+  RL_MSG_PURGE_BELOW_PURGED,
+  RL_MSG_PURGE_NEEDS_TERM,
+  RL_MSG_TRUNCATE_APPLIED,
+  RL_MSG_DIRTY_LOG,
+  RL_MSG_NOT_FOUND,
+  RL_MSG_INVALID_MEMBERSHIP,
+  RL_MSG_OUT_OF_RANGE,
+  RL_MSG_OUT_OF_RANGE_U64,
+  RL_MSG_BAD_KIND,
+  RL_MSG_BAD_PAYLOAD,
+  RL_MSG_JSON_NOT_OBJECT,
+  RL_MSG_JSON_UNKNOWN_KEYS,
+  RL_MSG_NOT_INSTALLED,
+  RL_MSG_NOT_DURABLE_JOURNAL,
+  RL_MSG_NOT_DURABLE_SYNC,
+  RL_MSG_WRITING_STATEMENT,
+  RL_MSG_STORE_NEWER,
+  RL_MSG_NO_SCHEMA,
+  RL_MSG_TRIGGERS_OFF,
+  RL_MSG_COUNT
+} RlMsg;
+
+/* "TermNotAscending" for RAFTLITE_TERM_NOT_ASCENDING; "" for none. */
+const char *rlViolationName(raftlite_violation_kind eKind);
+
+/* The kind named in a trigger's RAISE text ("raft_log: DirtyLog"), or
+** RAFTLITE_NO_VIOLATION when the text names none. */
+raftlite_violation_kind rlViolationFromRaise(const char *zRaise);
+
+/* Formats message eMsg with its arguments: "Kind: detail" (sqlite3_malloc'd;
+** NULL on OOM). Sets *peKind to the message's violation kind and returns
+** its result code. */
+int rlMessage(RlMsg eMsg, raftlite_violation_kind *peKind, char **pzOut, ...);
+int rlMessageV(RlMsg eMsg, raftlite_violation_kind *peKind, char **pzOut,
+               va_list ap);
+
+/* ------------------------------------------------------------------ */
+/* store.c: one store = one schema on one connection.                  */
+
+typedef enum RlStmtId {
+  RL_STMT_SAVEPOINT,
+  RL_STMT_RELEASE,
+  RL_STMT_ROLLBACK_TO,
+  RL_STMT_JOURNAL_MODE,
+  RL_STMT_SYNCHRONOUS,
+  RL_STMT_READ_STATE,
+  RL_STMT_READ_ENTRY,
+  RL_STMT_READ_RANGE,
+  RL_STMT_INSERT_ENTRY,
+  RL_STMT_SET_PURGED,
+  RL_STMT_TRUNCATE,
+  RL_STMT_SET_APPLIED,
+  RL_STMT_SET_APPLIED_MEMBERSHIP,
+  RL_STMT_READ_HARD_STATE,
+  RL_STMT_SAVE_HARD_STATE,
+  RL_STMT_COUNT
+} RlStmtId;
+
+typedef struct RlStore RlStore;
+struct RlStore {
+  sqlite3 *db;
+  char *zSchema;                      /* owned; "main", "aux", ... */
+  int bPersistent;                    /* keep statements between calls */
+  int bRelaxed;                       /* RAFTLITE_OPEN_RELAXED */
+  int bInWritingStatement;            /* called from xUpdate: no savepoint */
+  sqlite3_stmt *aStmt[RL_STMT_COUNT]; /* prepared lazily */
+  raftlite_violation_kind eKind;      /* of the last failure */
+  char *zErrMsg;                      /* of the last failure, or NULL */
+  /* Applies one normal entry to the state machine; NULL: a no-op. */
+  int (*xApplyNormal)(RlStore *, const raftlite_entry *, raftlite_response *);
+  void *pApplyCtx;
+};
+
+/* Sets up *p for schema zSchema (copied). bPersistent: prepare with
+** SQLITE_PREPARE_PERSISTENT and keep statements until rlStoreClear(). */
+int rlStoreInit(RlStore *p, sqlite3 *db, const char *zSchema, int bPersistent);
+void rlStoreClear(RlStore *p); /* finalizes statements, frees memory */
+
+/* zTemplate with each "$S" replaced by the quoted schema name
+** (sqlite3_malloc'd; NULL on OOM). */
+char *rlExpandSchema(const char *zTemplate, const char *zSchema);
+
+/* The statement, reset and with its bindings cleared, or NULL with the
+** error recorded on p. */
+sqlite3_stmt *rlStmt(RlStore *p, RlStmtId eId);
+
+/* Records a failure: a composed message (rlFail) or the connection's error
+** (rlFailSqlite, which recognises trigger RAISE texts). Both return rc. */
+int rlFail(RlStore *p, RlMsg eMsg, ...);
+int rlFailSqlite(RlStore *p, int rc);
+/* Records a message already composed (owned; NULL means OOM). */
+int rlFailOwned(RlStore *p, int rc, raftlite_violation_kind eKind, char *zMsg);
+void rlResetError(RlStore *p);
+
+/* Opens the operation's savepoint after checking the connection can make
+** it durable (SPEC §5); rlEnd releases it on success and rolls it back
+** otherwise, returning rc (or the release's error). */
+int rlBegin(RlStore *p);
+int rlEnd(RlStore *p, int rc);
+
+/* The log state and applied state, read in one statement. */
+typedef struct RlState {
+  RlLogId first;      /* first present entry */
+  RlLogId last;       /* last present entry, else last_purged */
+  RlLogId purged;     /* last_purged_log_id */
+  RlLogId applied;    /* last_applied */
+  RlLogId membership; /* log id of the applied membership */
+} RlState;
+int rlReadState(RlStore *p, RlState *pState);
+
+/* ------------------------------------------------------------------ */
+/* ops.c: the operations (SPEC §2). Each is atomic.                    */
+
+/* Supplies entries one at a time: *pEof set at the end. Entries may point
+** into memory valid only until the next call. */
+typedef struct RlEntrySource RlEntrySource;
+struct RlEntrySource {
+  int (*xNext)(RlEntrySource *, raftlite_entry *pOut, int *pEof);
+};
+
+/* *pnEntries (when not NULL): how many entries were appended or removed. */
+int rlSaveHardState(RlStore *p, i64 iTerm, int bHasVote, i64 iVote);
+int rlAppend(RlStore *p, RlEntrySource *pSrc, i64 *pnEntries);
+int rlTruncate(RlStore *p, i64 iIndex, i64 *pnEntries);
+int rlPurge(RlStore *p, i64 iIndex, int bHasTerm, i64 iTerm, i64 *pnEntries);
+/* raft_apply(n): applies the log from last_applied + 1 through iIndex;
+** *piApplied is the new last_applied index (-1: none). */
+int rlApplyUpTo(RlStore *p, i64 iIndex, i64 *piApplied);
+
+/* ------------------------------------------------------------------ */
+/* schema.c                                                            */
+
+/* Creates or upgrades the store in zSchema; a no-op when current. */
+int rlInstall(RlStore *p);
+/* Appends one "Kind: detail" line per problem to *pzReport (or leaves it
+** NULL when all is well). */
+int rlCheck(RlStore *p, char **pzReport);
+
+/* ------------------------------------------------------------------ */
+/* Registration, one function per file (called by raftlite.c).         */
+
+int rlRegisterFuncHardState(sqlite3 *db);
+int rlRegisterFuncAppend(sqlite3 *db);
+int rlRegisterFuncTruncate(sqlite3 *db);
+int rlRegisterFuncPurge(sqlite3 *db);
+int rlRegisterFuncApply(sqlite3 *db);
+int rlRegisterFuncMeta(sqlite3 *db);
+int rlRegisterVtabLog(sqlite3 *db);
+int rlRegisterVtabHardState(sqlite3 *db);
+int rlRegisterVtabState(sqlite3 *db);
+int rlRegisterVtabSnapshot(sqlite3 *db);
+
+/* func_common.c: shared by the SQL functions. */
+
+/* The schema named by argument iArg when present ("main" otherwise), or
+** NULL after reporting an error on ctx. */
+const char *rlFuncSchema(sqlite3_context *ctx, int argc, sqlite3_value **argv,
+                         int iArg);
+/* Reports p's error on ctx as "zFunc: Kind: detail", with its code. */
+void rlFuncError(sqlite3_context *ctx, const char *zFunc, RlStore *p, int rc);
+/* Reports a value-decoding error (owned zErr) on ctx. */
+void rlFuncValueError(sqlite3_context *ctx, const char *zFunc, int rc,
+                      char *zErr);
+
+#endif /* RAFTLITE_INT_H */

@@ -1,0 +1,355 @@
+/*
+** schema.c — installing, upgrading and checking a store.
+**
+** raft_install(schema) runs the embedded sql/NNN_*.sql in the given schema,
+** qualifying every object name that follows "IF NOT EXISTS " with the
+** schema (the files are written unqualified so that they also run as they
+** are in the sqlite3 shell). It then creates the store's single state row,
+** records the schema version in raftlite_meta (PRAGMA user_version belongs
+** to the application) and creates the virtual tables raft_log,
+** raft_hard_state, raft_state and raft_snapshot in the same schema.
+**
+** Upgrades: triggers hold no data, so an older store gets all of them
+** dropped and created anew; table changes of a future version go into
+** upgradeTables() keyed on the stored version. A newer store is refused.
+**
+** raft_check(schema) compares the store's objects with a reference store
+** built from the same embedded files in a private in-memory database, and
+** re-checks the stored state against the rules (which triggers switched
+** off on some connection could have let through).
+*/
+#include "raftlite_int.h"
+
+#include <string.h>
+
+/* The virtual tables raft_install() creates: table name, module name. */
+static const char *const azVtab[][2] = {
+    {"raft_log", "raftlite_log"},
+    {"raft_hard_state", "raftlite_hard_state"},
+    {"raft_state", "raftlite_state"},
+    {"raft_snapshot", "raftlite_snapshot"},
+};
+
+/* Runs zSql with "IF NOT EXISTS raftlite_" qualified by zSchema (or as it
+** is when zSchema is NULL). */
+static int execSchemaSql(sqlite3 *db, const char *zSql, const char *zSchema) {
+  static const char zMark[] = "IF NOT EXISTS raftlite_";
+  sqlite3_str *pOut = sqlite3_str_new(db);
+  const char *z = zSql;
+  for (const char *zHit; zSchema && (zHit = strstr(z, zMark)) != NULL;) {
+    sqlite3_str_append(pOut, z, (int)(zHit - z));
+    sqlite3_str_appendf(pOut, "IF NOT EXISTS \"%w\".raftlite_", zSchema);
+    z = zHit + sizeof(zMark) - 1;
+  }
+  sqlite3_str_appendall(pOut, z);
+  char *zQualified = sqlite3_str_finish(pOut);
+  if (zQualified == NULL) return SQLITE_NOMEM;
+  int rc = sqlite3_exec(db, zQualified, NULL, NULL, NULL);
+  sqlite3_free(zQualified);
+  return rc;
+}
+
+static int execf(sqlite3 *db, const char *zFormat, ...) {
+  va_list ap;
+  va_start(ap, zFormat);
+  char *zSql = sqlite3_vmprintf(zFormat, ap);
+  va_end(ap);
+  if (zSql == NULL) return SQLITE_NOMEM;
+  int rc = sqlite3_exec(db, zSql, NULL, NULL, NULL);
+  sqlite3_free(zSql);
+  return rc;
+}
+
+/* The stored schema version: 0 when the store does not exist yet. */
+static int readVersion(RlStore *p, i64 *piVersion) {
+  *piVersion = 0;
+  char *zSql = sqlite3_mprintf(
+      "SELECT value FROM \"%w\".raftlite_meta WHERE name = 'schema_version'",
+      p->zSchema);
+  if (zSql == NULL) return SQLITE_NOMEM;
+  sqlite3_stmt *pStmt = NULL;
+  int rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, NULL);
+  sqlite3_free(zSql);
+  if (rc != SQLITE_OK) {
+    /* No raftlite_meta: a fresh schema (its absence is the answer). */
+    return strstr(sqlite3_errmsg(p->db), "no such table") ? SQLITE_OK
+                                                           : rlFailSqlite(p, rc);
+  }
+  if (sqlite3_step(pStmt) == SQLITE_ROW) *piVersion = sqlite3_column_int64(pStmt, 0);
+  rc = sqlite3_finalize(pStmt);
+  return rc == SQLITE_OK ? rc : rlFailSqlite(p, rc);
+}
+
+/* Table changes from iFrom up to RAFTLITE_SCHEMA_VERSION. Version 1 is the
+** first: there is nothing to migrate yet. */
+static int upgradeTables(RlStore *p, i64 iFrom) {
+  (void)p;
+  (void)iFrom;
+  return SQLITE_OK;
+}
+
+static int dropTriggers(RlStore *p) {
+  char *zSql = sqlite3_mprintf(
+      "SELECT name FROM \"%w\".sqlite_schema"
+      " WHERE type = 'trigger' AND name LIKE 'raftlite\\_%%' ESCAPE '\\'",
+      p->zSchema);
+  if (zSql == NULL) return SQLITE_NOMEM;
+  sqlite3_stmt *pStmt = NULL;
+  int rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, NULL);
+  sqlite3_free(zSql);
+  /* Collect first: dropping while the scan of sqlite_schema is open would
+  ** modify the table being read. */
+  sqlite3_str *pDrop = sqlite3_str_new(p->db);
+  while (rc == SQLITE_OK && sqlite3_step(pStmt) == SQLITE_ROW) {
+    sqlite3_str_appendf(pDrop, "DROP TRIGGER \"%w\".\"%w\";", p->zSchema,
+                        (const char *)sqlite3_column_text(pStmt, 0));
+  }
+  if (rc == SQLITE_OK) rc = sqlite3_finalize(pStmt);
+  char *zDrop = sqlite3_str_finish(pDrop);
+  if (rc == SQLITE_OK && zDrop) rc = sqlite3_exec(p->db, zDrop, NULL, NULL, NULL);
+  sqlite3_free(zDrop);
+  return rc;
+}
+
+int rlInstall(RlStore *p) {
+  int rc = rlBegin(p);
+  if (rc != SQLITE_OK) return rc;
+  i64 iVersion = 0;
+  rc = readVersion(p, &iVersion);
+  if (rc == SQLITE_OK && iVersion > RAFTLITE_SCHEMA_VERSION) {
+    rc = rlFail(p, RL_MSG_STORE_NEWER, p->zSchema, iVersion,
+                RAFTLITE_SCHEMA_VERSION);
+  }
+  if (rc == SQLITE_OK && iVersion == RAFTLITE_SCHEMA_VERSION) {
+    return rlEnd(p, rc); /* current: nothing to do */
+  }
+  if (rc == SQLITE_OK && iVersion > 0) {
+    rc = upgradeTables(p, iVersion);
+    if (rc == SQLITE_OK) rc = dropTriggers(p);
+  }
+  for (const RlSqlFile *pFile = raftliteSqlFiles; rc == SQLITE_OK && pFile->zName; pFile++) {
+    rc = execSchemaSql(p->db, pFile->zSql, p->zSchema);
+  }
+  if (rc == SQLITE_OK) {
+    rc = execf(p->db,
+               "INSERT INTO \"%w\".raftlite_state(id)"
+               " SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM \"%w\".raftlite_state);"
+               "INSERT INTO \"%w\".raftlite_meta(name, value)"
+               " VALUES ('schema_version', %d)"
+               " ON CONFLICT(name) DO UPDATE SET value = excluded.value;",
+               p->zSchema, p->zSchema, p->zSchema, RAFTLITE_SCHEMA_VERSION);
+  }
+  for (size_t i = 0; rc == SQLITE_OK && i < sizeof(azVtab) / sizeof(azVtab[0]); i++) {
+    rc = execf(p->db, "CREATE VIRTUAL TABLE IF NOT EXISTS \"%w\".%s USING %s",
+               p->zSchema, azVtab[i][0], azVtab[i][1]);
+  }
+  if (rc != SQLITE_OK && p->zErrMsg == NULL) rc = rlFailSqlite(p, rc);
+  return rlEnd(p, rc);
+}
+
+/* ------------------------------------------------------------------ */
+/* raft_check                                                          */
+
+/* Appends one "Kind: detail" line to the report. */
+static void report(sqlite3_str *pReport, const char *zFormat, ...) {
+  va_list ap;
+  va_start(ap, zFormat);
+  if (sqlite3_str_length(pReport) > 0) sqlite3_str_appendchar(pReport, 1, '\n');
+  sqlite3_str_vappendf(pReport, zFormat, ap);
+  va_end(ap);
+}
+
+/* Builds the reference store: the embedded files in a private database. */
+static int openReference(sqlite3 **pDb) {
+  int rc = sqlite3_open_v2(":memory:", pDb,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY, NULL);
+  for (const RlSqlFile *pFile = raftliteSqlFiles; rc == SQLITE_OK && pFile->zName; pFile++) {
+    rc = execSchemaSql(*pDb, pFile->zSql, NULL);
+  }
+  return rc;
+}
+
+/* Reports missing, altered and unexpected raftlite_* objects. */
+static int checkObjects(RlStore *p, sqlite3 *pRef, sqlite3_str *pReport) {
+  sqlite3_stmt *pStmt = NULL;
+  char *zSql = sqlite3_mprintf(
+      "SELECT type, name, sql FROM \"%w\".sqlite_schema"
+      " WHERE name = ?1 AND type = ?2",
+      p->zSchema);
+  if (zSql == NULL) return SQLITE_NOMEM;
+  int rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, NULL);
+  sqlite3_free(zSql);
+  sqlite3_stmt *pRefStmt = NULL;
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_prepare_v2(pRef,
+                            "SELECT type, name, sql FROM sqlite_schema"
+                            " WHERE sql IS NOT NULL ORDER BY rowid",
+                            -1, &pRefStmt, NULL);
+  }
+  while (rc == SQLITE_OK && sqlite3_step(pRefStmt) == SQLITE_ROW) {
+    const char *zType = (const char *)sqlite3_column_text(pRefStmt, 0);
+    const char *zName = (const char *)sqlite3_column_text(pRefStmt, 1);
+    const char *zWant = (const char *)sqlite3_column_text(pRefStmt, 2);
+    sqlite3_bind_text(pStmt, 1, zName, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(pStmt, 2, zType, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(pStmt) != SQLITE_ROW) {
+      report(pReport, "SchemaAltered: %s %s is missing", zType, zName);
+    } else if (strcmp((const char *)sqlite3_column_text(pStmt, 2), zWant) != 0) {
+      report(pReport, "SchemaAltered: %s %s differs from this library's", zType,
+             zName);
+    }
+    rc = sqlite3_reset(pStmt);
+  }
+  sqlite3_finalize(pRefStmt);
+  sqlite3_finalize(pStmt);
+  if (rc != SQLITE_OK) return rc;
+
+  /* Objects this library did not create (a trigger added by hand, say). */
+  zSql = sqlite3_mprintf(
+      "SELECT type, name, tbl_name FROM \"%w\".sqlite_schema"
+      " WHERE tbl_name LIKE 'raftlite\\_%%' ESCAPE '\\' AND sql IS NOT NULL",
+      p->zSchema);
+  if (zSql == NULL) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, NULL);
+  sqlite3_free(zSql);
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_prepare_v2(pRef,
+                            "SELECT 1 FROM sqlite_schema WHERE type = ?1 AND name = ?2",
+                            -1, &pRefStmt, NULL);
+  }
+  while (rc == SQLITE_OK && sqlite3_step(pStmt) == SQLITE_ROW) {
+    sqlite3_bind_value(pRefStmt, 1, sqlite3_column_value(pStmt, 0));
+    sqlite3_bind_value(pRefStmt, 2, sqlite3_column_value(pStmt, 1));
+    if (sqlite3_step(pRefStmt) != SQLITE_ROW) {
+      report(pReport, "SchemaAltered: unexpected %s %s on %s",
+             sqlite3_column_text(pStmt, 0), sqlite3_column_text(pStmt, 1),
+             sqlite3_column_text(pStmt, 2));
+    }
+    rc = sqlite3_reset(pRefStmt);
+  }
+  sqlite3_finalize(pRefStmt);
+  sqlite3_finalize(pStmt);
+  return rc;
+}
+
+/* Each query returns rows of one problem each: (kind, detail). They re-check
+** the invariants of sql/ on the stored rows, in full scans: raft_check is
+** an operator's tool, not a hot path. */
+static const char *const azStateCheck[] = {
+    /* log-contiguous: a hole, or terms going down */
+    "SELECT 'LogsNonConsecutive', format('entry %d-%d follows %d-%d',"
+    " b.term, b.idx, a.term, a.idx)"
+    " FROM $S.raftlite_log AS a JOIN $S.raftlite_log AS b"
+    " ON b.idx = (SELECT min(idx) FROM $S.raftlite_log WHERE idx > a.idx)"
+    " WHERE b.idx <> a.idx + 1 OR b.term < a.term",
+    /* log-contiguous: the first entry follows last_purged */
+    "SELECT 'LogsNonConsecutive', format('first entry %d-%d after last purged"
+    " log id %d-%d', l.term, l.idx, s.purged_term, s.purged_index)"
+    " FROM $S.raftlite_state AS s,"
+    " (SELECT term, idx FROM $S.raftlite_log ORDER BY idx LIMIT 1) AS l"
+    " WHERE s.purged_index IS NOT NULL AND (l.idx <> s.purged_index + 1"
+    " OR l.term < s.purged_term)",
+    /* purge-applied */
+    "SELECT 'PurgeNonApplied', format('last purged log id %d-%d, last applied"
+    " %s', purged_term, purged_index, coalesce(applied_term || '-' ||"
+    " applied_index, 'none')) FROM $S.raftlite_state"
+    " WHERE purged_index > coalesce(applied_index, -1)",
+    /* apply-consecutive: the entry at last_applied carries its term */
+    "SELECT 'LogIdMismatch', format('last applied log id %d-%d, the log holds"
+    " %d-%d', s.applied_term, s.applied_index, e.term, e.idx)"
+    " FROM $S.raftlite_state AS s JOIN $S.raftlite_log AS e"
+    " ON e.idx = s.applied_index WHERE e.term <> s.applied_term",
+    /* no-dirty-log */
+    "SELECT 'DirtyLog', format('entry %d-%d above last applied log id %d-%d',"
+    " e.term, e.idx, s.applied_term, s.applied_index)"
+    " FROM $S.raftlite_state AS s JOIN $S.raftlite_log AS e"
+    " ON e.idx > s.applied_index WHERE e.term < s.applied_term",
+    /* state-single-row */
+    "SELECT 'SchemaAltered', format('raftlite_state has %d rows, not 1', n)"
+    " FROM (SELECT count(*) AS n FROM $S.raftlite_state) WHERE n <> 1",
+    /* payloads the CHECKs would refuse (written with ignore_check_constraints) */
+    "SELECT 'InvalidEntry', format('entry %d-%d: a %s entry with a %s payload',"
+    " term, idx, kind, typeof(payload)) FROM $S.raftlite_log"
+    " WHERE NOT (CASE kind WHEN 'blank' THEN typeof(payload) = 'blob' AND"
+    " length(payload) = 0 WHEN 'normal' THEN typeof(payload) = 'blob'"
+    " WHEN 'membership' THEN typeof(payload) = 'text' END)",
+};
+
+/* Runs one of azStateCheck[] and reports its rows. */
+static int checkState(RlStore *p, const char *zTemplate, sqlite3_str *pReport) {
+  char *zSql = rlExpandSchema(zTemplate, p->zSchema);
+  if (zSql == NULL) return SQLITE_NOMEM;
+  sqlite3_stmt *pStmt = NULL;
+  int rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, NULL);
+  sqlite3_free(zSql);
+  while (rc == SQLITE_OK && sqlite3_step(pStmt) == SQLITE_ROW) {
+    report(pReport, "%s: %s", sqlite3_column_text(pStmt, 0),
+           sqlite3_column_text(pStmt, 1));
+  }
+  int rc2 = sqlite3_finalize(pStmt);
+  return rc == SQLITE_OK ? rc2 : rc;
+}
+
+/* Memberships stored without the trigger's check: validated by the
+** reference store's raftlite_membership_check. */
+static int checkMemberships(RlStore *p, sqlite3 *pRef, sqlite3_str *pReport) {
+  char *zSql = sqlite3_mprintf(
+      "SELECT format('entry %%d-%%d', term, idx), payload"
+      " FROM \"%w\".raftlite_log WHERE kind = 'membership'"
+      " UNION ALL SELECT format('applied membership %%d-%%d', membership_term,"
+      " membership_index), membership FROM \"%w\".raftlite_state"
+      " WHERE membership IS NOT NULL",
+      p->zSchema, p->zSchema);
+  if (zSql == NULL) return SQLITE_NOMEM;
+  sqlite3_stmt *pStmt = NULL, *pCheck = NULL;
+  int rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, NULL);
+  sqlite3_free(zSql);
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_prepare_v2(pRef, "INSERT INTO raftlite_membership_check VALUES (?1)",
+                            -1, &pCheck, NULL);
+  }
+  while (rc == SQLITE_OK && sqlite3_step(pStmt) == SQLITE_ROW) {
+    sqlite3_bind_value(pCheck, 1, sqlite3_column_value(pStmt, 1));
+    sqlite3_step(pCheck);
+    if (sqlite3_reset(pCheck) != SQLITE_OK) {
+      report(pReport, "InvalidMembership: %s", sqlite3_column_text(pStmt, 0));
+    }
+  }
+  sqlite3_finalize(pCheck);
+  int rc2 = sqlite3_finalize(pStmt);
+  return rc == SQLITE_OK ? rc2 : rc;
+}
+
+int rlCheck(RlStore *p, char **pzReport) {
+  *pzReport = NULL;
+  rlResetError(p);
+  i64 iVersion = 0;
+  int rc = readVersion(p, &iVersion);
+  if (rc != SQLITE_OK) return rc;
+  if (iVersion == 0) return rlFail(p, RL_MSG_NOT_INSTALLED, p->zSchema, p->zSchema);
+
+  sqlite3_str *pReport = sqlite3_str_new(p->db);
+  if (iVersion != RAFTLITE_SCHEMA_VERSION) {
+    report(pReport, "SchemaVersion: the store has schema version %lld, this library %d%s",
+           iVersion, RAFTLITE_SCHEMA_VERSION,
+           iVersion < RAFTLITE_SCHEMA_VERSION ? " (run raft_install to upgrade)" : "");
+  }
+  sqlite3 *pRef = NULL;
+  rc = openReference(&pRef);
+  if (rc == SQLITE_OK) rc = checkObjects(p, pRef, pReport);
+  for (size_t i = 0; rc == SQLITE_OK && i < sizeof(azStateCheck) / sizeof(azStateCheck[0]); i++) {
+    rc = checkState(p, azStateCheck[i], pReport);
+  }
+  if (rc == SQLITE_OK) rc = checkMemberships(p, pRef, pReport);
+  sqlite3_close(pRef);
+  if (rc != SQLITE_OK) {
+    sqlite3_free(sqlite3_str_finish(pReport));
+    return rlFailSqlite(p, rc);
+  }
+  if (sqlite3_str_length(pReport) > 0) {
+    *pzReport = sqlite3_str_finish(pReport);
+    return *pzReport ? SQLITE_OK : SQLITE_NOMEM;
+  }
+  sqlite3_free(sqlite3_str_finish(pReport));
+  return SQLITE_OK;
+}

@@ -1,0 +1,267 @@
+/*
+** store.c — RlStore: one raftlite store, that is one schema of one
+** connection, and the machinery every operation shares: its statements,
+** its savepoint, the durability check of SPEC §5 and its last error.
+**
+** The SQL functions make an RlStore per call (statements prepared for the
+** call and finalized after it: a statement kept in function user data
+** would make sqlite3_close() fail with SQLITE_BUSY). The raft_log vtab and
+** the C API keep theirs, with persistent statements, until they close.
+*/
+#include "raftlite_int.h"
+
+#include <string.h>
+
+/* The statements, with $S standing for the quoted schema name. */
+static const char *const azStmtSql[RL_STMT_COUNT] = {
+    [RL_STMT_SAVEPOINT] = "SAVEPOINT raftlite",
+    [RL_STMT_RELEASE] = "RELEASE raftlite",
+    [RL_STMT_ROLLBACK_TO] = "ROLLBACK TO raftlite",
+    [RL_STMT_JOURNAL_MODE] = "PRAGMA $S.journal_mode",
+    [RL_STMT_SYNCHRONOUS] = "PRAGMA $S.synchronous",
+    [RL_STMT_READ_STATE] =
+        "SELECT s.purged_term, s.purged_index, s.applied_term,"
+        " s.applied_index, s.membership_term, s.membership_index,"
+        " l.term, l.idx, f.term, f.idx"
+        " FROM $S.raftlite_state AS s"
+        " LEFT JOIN (SELECT term, idx FROM $S.raftlite_log"
+        "            ORDER BY idx DESC LIMIT 1) AS l"
+        " LEFT JOIN (SELECT term, idx FROM $S.raftlite_log"
+        "            ORDER BY idx LIMIT 1) AS f",
+    [RL_STMT_READ_ENTRY] =
+        "SELECT term, kind, payload FROM $S.raftlite_log WHERE idx = ?1",
+    [RL_STMT_READ_RANGE] =
+        "SELECT idx, term, kind, payload FROM $S.raftlite_log"
+        " WHERE idx >= ?1 AND idx <= ?2 ORDER BY idx",
+    [RL_STMT_INSERT_ENTRY] =
+        "INSERT INTO $S.raftlite_log(idx, term, kind, payload)"
+        " VALUES (?1, ?2, ?3, CASE ?3 WHEN 'membership' THEN json(?4)"
+        " ELSE ?4 END)",
+    [RL_STMT_SET_PURGED] =
+        "UPDATE $S.raftlite_state SET purged_term = ?1, purged_index = ?2",
+    [RL_STMT_TRUNCATE] = "UPDATE $S.raftlite_state SET truncate_from = ?1",
+    [RL_STMT_SET_APPLIED] =
+        "UPDATE $S.raftlite_state SET applied_term = ?1, applied_index = ?2",
+    [RL_STMT_SET_APPLIED_MEMBERSHIP] =
+        "UPDATE $S.raftlite_state SET applied_term = ?1, applied_index = ?2,"
+        " membership_term = ?1, membership_index = ?2, membership = json(?3)",
+    [RL_STMT_READ_HARD_STATE] =
+        "SELECT current_term, voted_for FROM $S.raftlite_hard_state",
+    [RL_STMT_SAVE_HARD_STATE] =
+        "INSERT INTO $S.raftlite_hard_state(id, current_term, voted_for)"
+        " VALUES (1, ?1, ?2) ON CONFLICT(id) DO UPDATE"
+        " SET current_term = excluded.current_term,"
+        " voted_for = excluded.voted_for",
+};
+
+int rlStoreInit(RlStore *p, sqlite3 *db, const char *zSchema, int bPersistent) {
+  memset(p, 0, sizeof(*p));
+  p->db = db;
+  p->bPersistent = bPersistent;
+  p->zSchema = sqlite3_mprintf("%s", zSchema ? zSchema : "main");
+  return p->zSchema ? SQLITE_OK : SQLITE_NOMEM;
+}
+
+void rlStoreClear(RlStore *p) {
+  for (int i = 0; i < RL_STMT_COUNT; i++) sqlite3_finalize(p->aStmt[i]);
+  sqlite3_free(p->zSchema);
+  sqlite3_free(p->zErrMsg);
+  memset(p, 0, sizeof(*p));
+}
+
+void rlResetError(RlStore *p) {
+  sqlite3_free(p->zErrMsg);
+  p->zErrMsg = NULL;
+  p->eKind = RAFTLITE_NO_VIOLATION;
+}
+
+int rlFail(RlStore *p, RlMsg eMsg, ...) {
+  rlResetError(p);
+  va_list ap;
+  va_start(ap, eMsg);
+  int rc = rlMessageV(eMsg, &p->eKind, &p->zErrMsg, ap);
+  va_end(ap);
+  return p->zErrMsg ? rc : SQLITE_NOMEM;
+}
+
+int rlFailOwned(RlStore *p, int rc, raftlite_violation_kind eKind, char *zMsg) {
+  rlResetError(p);
+  if (zMsg == NULL) return SQLITE_NOMEM;
+  p->zErrMsg = zMsg;
+  p->eKind = eKind;
+  return rc;
+}
+
+/* A trigger's RAISE text ("raft_log: DirtyLog") becomes the kind; any other
+** error keeps the connection's message. A missing backing table means the
+** store was never installed in this schema. */
+int rlFailSqlite(RlStore *p, int rc) {
+  const char *zMsg = sqlite3_errmsg(p->db);
+  if (rc == SQLITE_NOMEM) {
+    rlResetError(p);
+    return rc;
+  }
+  if (strstr(zMsg, "no such table: ") && strstr(zMsg, ".raftlite_")) {
+    return rlFail(p, RL_MSG_NOT_INSTALLED, p->zSchema, p->zSchema);
+  }
+  rlResetError(p);
+  p->eKind = (sqlite3_extended_errcode(p->db) == SQLITE_CONSTRAINT_TRIGGER)
+                 ? rlViolationFromRaise(zMsg)
+                 : RAFTLITE_NO_VIOLATION;
+  p->zErrMsg = sqlite3_mprintf("%s", zMsg);
+  return p->zErrMsg ? rc : SQLITE_NOMEM;
+}
+
+char *rlExpandSchema(const char *zTemplate, const char *zSchema) {
+  char *zQuoted = sqlite3_mprintf("\"%w\"", zSchema);
+  if (zQuoted == NULL) return NULL;
+  sqlite3_str *pOut = sqlite3_str_new(NULL);
+  for (const char *z = zTemplate; *z; z++) {
+    if (z[0] == '$' && z[1] == 'S') {
+      sqlite3_str_appendall(pOut, zQuoted);
+      z++;
+    } else {
+      sqlite3_str_appendchar(pOut, 1, *z);
+    }
+  }
+  sqlite3_free(zQuoted);
+  return sqlite3_str_finish(pOut);
+}
+
+sqlite3_stmt *rlStmt(RlStore *p, RlStmtId eId) {
+  sqlite3_stmt *pStmt = p->aStmt[eId];
+  if (pStmt) {
+    sqlite3_reset(pStmt);
+    sqlite3_clear_bindings(pStmt);
+    return pStmt;
+  }
+  char *zSql = rlExpandSchema(azStmtSql[eId], p->zSchema);
+  if (zSql == NULL) {
+    rlResetError(p);
+    return NULL;
+  }
+  /* Not SQLITE_PREPARE_NO_VTAB: the triggers these statements fire use
+  ** json_each(), itself a virtual table. */
+  unsigned int flags = p->bPersistent ? SQLITE_PREPARE_PERSISTENT : 0;
+  int rc = sqlite3_prepare_v3(p->db, zSql, -1, flags, &pStmt, NULL);
+  sqlite3_free(zSql);
+  if (rc != SQLITE_OK) {
+    rlFailSqlite(p, rc);
+    return NULL;
+  }
+  p->aStmt[eId] = pStmt;
+  return pStmt;
+}
+
+/* Steps a statement that returns no row (or whose rows are not needed). */
+static int runStmt(RlStore *p, RlStmtId eId) {
+  sqlite3_stmt *pStmt = rlStmt(p, eId);
+  if (pStmt == NULL) return p->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
+  int rc = sqlite3_step(pStmt);
+  if (rc == SQLITE_ROW || rc == SQLITE_DONE) rc = SQLITE_OK;
+  if (rc != SQLITE_OK) rc = rlFailSqlite(p, sqlite3_reset(pStmt));
+  sqlite3_reset(pStmt);
+  return rc;
+}
+
+/* SPEC §5: a mutating call on a file-backed schema needs a rollback journal
+** or WAL and synchronous FULL or EXTRA, unless the store is relaxed.
+** In-memory and temp schemas are accepted as they are. */
+static int checkDurable(RlStore *p) {
+  if (p->bRelaxed) return SQLITE_OK;
+  const char *zFile = sqlite3_db_filename(p->db, p->zSchema);
+  if (zFile == NULL) {
+    /* sqlite3_db_filename() is NULL for an unknown schema, and for temp. */
+    if (sqlite3_stricmp(p->zSchema, "temp") == 0) return SQLITE_OK;
+    return rlFail(p, RL_MSG_NO_SCHEMA, p->zSchema);
+  }
+  if (zFile[0] == 0) return SQLITE_OK;
+
+  sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_JOURNAL_MODE);
+  if (pStmt == NULL) return SQLITE_ERROR;
+  int rc = SQLITE_OK;
+  if (sqlite3_step(pStmt) == SQLITE_ROW) {
+    const char *zMode = (const char *)sqlite3_column_text(pStmt, 0);
+    if (zMode && (sqlite3_stricmp(zMode, "off") == 0 ||
+                  sqlite3_stricmp(zMode, "memory") == 0)) {
+      rc = rlFail(p, RL_MSG_NOT_DURABLE_JOURNAL, p->zSchema, zMode);
+    }
+  }
+  sqlite3_reset(pStmt);
+  if (rc != SQLITE_OK) return rc;
+
+  pStmt = rlStmt(p, RL_STMT_SYNCHRONOUS);
+  if (pStmt == NULL) return SQLITE_ERROR;
+  if (sqlite3_step(pStmt) == SQLITE_ROW && sqlite3_column_int(pStmt, 0) < 2) {
+    static const char *const azSync[] = {"OFF (0)", "NORMAL (1)"};
+    rc = rlFail(p, RL_MSG_NOT_DURABLE_SYNC, p->zSchema,
+                azSync[sqlite3_column_int(pStmt, 0) == 1]);
+  }
+  sqlite3_reset(pStmt);
+  return rc;
+}
+
+int rlBegin(RlStore *p) {
+  rlResetError(p);
+  int rc = checkDurable(p);
+  if (rc != SQLITE_OK || p->bInWritingStatement) return rc;
+  /* A savepoint cannot open while a statement of this connection is
+  ** writing: INSERT ... SELECT raft_append(...). Refuse it whole rather than
+  ** run without atomicity. */
+  sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_SAVEPOINT);
+  if (pStmt == NULL) return SQLITE_ERROR;
+  rc = sqlite3_step(pStmt);
+  if (rc == SQLITE_DONE) return SQLITE_OK;
+  rc = sqlite3_reset(pStmt);
+  if (strstr(sqlite3_errmsg(p->db), "statements in progress")) {
+    return rlFail(p, RL_MSG_WRITING_STATEMENT);
+  }
+  return rlFailSqlite(p, rc);
+}
+
+int rlEnd(RlStore *p, int rc) {
+  if (p->bInWritingStatement) return rc;
+  if (rc == SQLITE_OK) {
+    rc = runStmt(p, RL_STMT_RELEASE);
+    if (rc == SQLITE_OK) return SQLITE_OK;
+  }
+  /* Undo everything, then drop the savepoint (which, outside a caller's
+  ** transaction, ends the now empty transaction). Keep the first error. */
+  char *zErr = p->zErrMsg;
+  raftlite_violation_kind eKind = p->eKind;
+  p->zErrMsg = NULL;
+  runStmt(p, RL_STMT_ROLLBACK_TO);
+  runStmt(p, RL_STMT_RELEASE);
+  rlResetError(p);
+  p->zErrMsg = zErr;
+  p->eKind = eKind;
+  return rc;
+}
+
+static void columnLogId(sqlite3_stmt *pStmt, int iCol, RlLogId *pId) {
+  pId->has = sqlite3_column_type(pStmt, iCol + 1) != SQLITE_NULL;
+  pId->term = sqlite3_column_int64(pStmt, iCol);
+  pId->index = sqlite3_column_int64(pStmt, iCol + 1);
+}
+
+int rlReadState(RlStore *p, RlState *pState) {
+  memset(pState, 0, sizeof(*pState));
+  sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_READ_STATE);
+  if (pStmt == NULL) return SQLITE_ERROR;
+  int rc = sqlite3_step(pStmt);
+  if (rc == SQLITE_ROW) {
+    columnLogId(pStmt, 0, &pState->purged);
+    columnLogId(pStmt, 2, &pState->applied);
+    columnLogId(pStmt, 4, &pState->membership);
+    columnLogId(pStmt, 6, &pState->last);
+    columnLogId(pStmt, 8, &pState->first);
+    rc = SQLITE_OK;
+  } else if (rc == SQLITE_DONE) {
+    rc = rlFail(p, RL_MSG_NOT_INSTALLED, p->zSchema, p->zSchema);
+  } else {
+    rc = rlFailSqlite(p, sqlite3_reset(pStmt));
+  }
+  sqlite3_reset(pStmt);
+  if (rc == SQLITE_OK && !pState->last.has) pState->last = pState->purged;
+  return rc;
+}

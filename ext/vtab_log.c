@@ -1,0 +1,413 @@
+/*
+** vtab_log.c — the raft_log virtual table: the log, one row per entry.
+**
+**     SELECT idx, term, kind, payload FROM raft_log WHERE idx BETWEEN 5 AND 9;
+**     SELECT * FROM aux.raft_log ORDER BY idx DESC LIMIT 1;
+**     INSERT INTO raft_log(idx, term, kind, payload)
+**       VALUES (10, 2, 'normal', x'01'), (11, 2, 'blank', NULL);
+**
+** Declared schema:
+**
+**     CREATE TABLE x(idx INTEGER, term INTEGER, kind TEXT, payload ANY)
+**
+** raft_install(schema) creates it in the store's schema with
+** CREATE VIRTUAL TABLE schema.raft_log USING raftlite_log; xConnect
+** receives that schema in argv[1] and every statement on the backing
+** table raftlite_log is qualified with it. The module is not eponymous
+** (xCreate differs from xConnect): an eponymous table exists once, in main.
+**
+** HOW IT WORKS. The rowid is idx. Every constraint on idx (or the rowid)
+** with =, >, >=, < or <= is pushed down and omitted; so are LIMIT and
+** OFFSET when nothing else is left for SQLite to check, and ORDER BY idx
+** in either direction. xFilter turns them into one range query on the
+** backing table's INTEGER PRIMARY KEY, so reading n rows of a log of any
+** length visits about n rows (O(log N + n)).
+**
+** INSERT appends, under the rules of append_to_log (ops.c, the same code as
+** raft_append); a multi-row INSERT is one atomic append, because the
+** statement's own journal rolls back every row when one fails. UPDATE and
+** DELETE are refused: the log changes only by raft_truncate and raft_purge.
+**
+** DIRECTONLY: the table writes, so it must not be usable from views and
+** triggers of a schema someone else controls.
+*/
+#include "raftlite_int.h"
+
+#include <math.h>
+#include <string.h>
+
+#define LOG_COLUMN_IDX 0
+#define LOG_COLUMN_TERM 1
+#define LOG_COLUMN_KIND 2
+#define LOG_COLUMN_PAYLOAD 3
+
+typedef struct LogVtab {
+  sqlite3_vtab base; /* Base class - must be first */
+  RlStore store;     /* for INSERT: statements kept until disconnect */
+} LogVtab;
+
+typedef struct LogCursor {
+  sqlite3_vtab_cursor base; /* Base class - must be first */
+  sqlite3_stmt *apStmt[2];  /* the range query, ascending and descending */
+  sqlite3_stmt *pStmt;      /* the one in use, positioned on a row */
+  int bEof;
+} LogCursor;
+
+static int logConnect(sqlite3 *db, void *pAux, int argc, const char *const *argv,
+                      sqlite3_vtab **ppVtab, char **pzErr) {
+  (void)pAux;
+  (void)argc;
+  int rc = sqlite3_declare_vtab(
+      db, "CREATE TABLE x(idx INTEGER, term INTEGER, kind TEXT, payload ANY)");
+  if (rc == SQLITE_OK) rc = sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+  if (rc != SQLITE_OK) return rc;
+  LogVtab *pNew = sqlite3_malloc(sizeof(*pNew));
+  if (pNew == NULL) return SQLITE_NOMEM;
+  memset(pNew, 0, sizeof(*pNew));
+  rc = rlStoreInit(&pNew->store, db, argv[1], 1);
+  if (rc != SQLITE_OK) {
+    rlStoreClear(&pNew->store);
+    sqlite3_free(pNew);
+    return rc;
+  }
+  /* xUpdate runs inside the INSERT statement, which is writing: no
+  ** savepoint can open, and the statement's journal gives atomicity. */
+  pNew->store.bInWritingStatement = 1;
+  *ppVtab = &pNew->base;
+  (void)pzErr;
+  return SQLITE_OK;
+}
+
+/* Distinct from logConnect so that the module is not eponymous. */
+static int logCreate(sqlite3 *db, void *pAux, int argc, const char *const *argv,
+                     sqlite3_vtab **ppVtab, char **pzErr) {
+  return logConnect(db, pAux, argc, argv, ppVtab, pzErr);
+}
+
+static int logDisconnect(sqlite3_vtab *pVtab) {
+  LogVtab *p = (LogVtab *)pVtab;
+  rlStoreClear(&p->store);
+  sqlite3_free(p);
+  return SQLITE_OK;
+}
+
+static int logOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCursor) {
+  (void)pVtab;
+  LogCursor *pCur = sqlite3_malloc(sizeof(*pCur));
+  if (pCur == NULL) return SQLITE_NOMEM;
+  memset(pCur, 0, sizeof(*pCur));
+  *ppCursor = &pCur->base;
+  return SQLITE_OK;
+}
+
+static int logClose(sqlite3_vtab_cursor *cur) {
+  LogCursor *pCur = (LogCursor *)cur;
+  sqlite3_finalize(pCur->apStmt[0]);
+  sqlite3_finalize(pCur->apStmt[1]);
+  sqlite3_free(pCur);
+  return SQLITE_OK;
+}
+
+/*
+** The plan. idxNum bit 0x01 means ORDER BY idx DESC was consumed (ascending
+** is the natural order). idxStr has one character per argv[] value that
+** xFilter receives, in order:
+**
+**     '='  idx = ?        '>'  idx > ?        'g'  idx >= ?
+**     '<'  idx < ?        'l'  idx <= ?
+**     'L'  LIMIT ?        'O'  OFFSET ?
+*/
+#define LOG_PLAN_DESC 0x01
+
+static int logBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo) {
+  (void)pVtab;
+  char zPlan[64];
+  int nArg = 0;
+  int bEq = 0, bLower = 0, bUpper = 0, bOther = 0;
+  int iLimit = -1, iOffset = -1;
+
+  for (int i = 0; i < pInfo->nConstraint; i++) {
+    const struct sqlite3_index_constraint *pCons = &pInfo->aConstraint[i];
+    if (!pCons->usable) continue;
+    char cOp = 0;
+    if (pCons->iColumn == LOG_COLUMN_IDX || pCons->iColumn < 0) {
+      switch (pCons->op) {
+        case SQLITE_INDEX_CONSTRAINT_EQ: cOp = '='; bEq = 1; break;
+        case SQLITE_INDEX_CONSTRAINT_GT: cOp = '>'; bLower = 1; break;
+        case SQLITE_INDEX_CONSTRAINT_GE: cOp = 'g'; bLower = 1; break;
+        case SQLITE_INDEX_CONSTRAINT_LT: cOp = '<'; bUpper = 1; break;
+        case SQLITE_INDEX_CONSTRAINT_LE: cOp = 'l'; bUpper = 1; break;
+        default: break;
+      }
+    }
+    if (pCons->op == SQLITE_INDEX_CONSTRAINT_LIMIT) {
+      iLimit = i;
+      continue;
+    }
+    if (pCons->op == SQLITE_INDEX_CONSTRAINT_OFFSET) {
+      iOffset = i;
+      continue;
+    }
+    if (cOp == 0 || nArg >= (int)sizeof(zPlan) - 3) {
+      bOther = 1; /* left for SQLite to check */
+      continue;
+    }
+    zPlan[nArg++] = cOp;
+    pInfo->aConstraintUsage[i].argvIndex = nArg;
+    pInfo->aConstraintUsage[i].omit = 1;
+  }
+  /* LIMIT and OFFSET count rows after every constraint: take them only
+  ** when no constraint is left for SQLite to apply after us. */
+  if (!bOther && iLimit >= 0) {
+    zPlan[nArg++] = 'L';
+    pInfo->aConstraintUsage[iLimit].argvIndex = nArg;
+    pInfo->aConstraintUsage[iLimit].omit = 1;
+    if (iOffset >= 0) {
+      zPlan[nArg++] = 'O';
+      pInfo->aConstraintUsage[iOffset].argvIndex = nArg;
+      pInfo->aConstraintUsage[iOffset].omit = 1;
+    }
+  }
+  zPlan[nArg] = 0;
+
+  pInfo->idxNum = 0;
+  if (pInfo->nOrderBy == 1 &&
+      (pInfo->aOrderBy[0].iColumn == LOG_COLUMN_IDX || pInfo->aOrderBy[0].iColumn < 0)) {
+    pInfo->orderByConsumed = 1;
+    if (pInfo->aOrderBy[0].desc) pInfo->idxNum |= LOG_PLAN_DESC;
+  }
+  pInfo->idxStr = sqlite3_mprintf("%s", zPlan);
+  if (pInfo->idxStr == NULL) return SQLITE_NOMEM;
+  pInfo->needToFreeIdxStr = 1;
+
+  if (bEq) {
+    pInfo->estimatedCost = 1;
+    pInfo->estimatedRows = 1;
+    pInfo->idxFlags = SQLITE_INDEX_SCAN_UNIQUE;
+  } else if (bLower && bUpper) {
+    pInfo->estimatedCost = 100;
+    pInfo->estimatedRows = 100;
+  } else if (bLower || bUpper) {
+    pInfo->estimatedCost = 10000;
+    pInfo->estimatedRows = 10000;
+  } else {
+    pInfo->estimatedCost = 1000000;
+    pInfo->estimatedRows = 1000000;
+  }
+  return SQLITE_OK;
+}
+
+/* Narrows [*piLo, *piHi] by "idx <op> pVal" with SQLite's comparison
+** semantics; returns 0 when no row can match. Text that looks like a number
+** compares as that number (the column has INTEGER affinity); other text
+** and blobs sort after every integer; NULL matches nothing. */
+static int narrowRange(char cOp, sqlite3_value *pVal, i64 *piLo, i64 *piHi) {
+  int eType = sqlite3_value_numeric_type(pVal);
+  if (eType == SQLITE_NULL) return 0;
+  if (eType == SQLITE_TEXT || eType == SQLITE_BLOB) {
+    return cOp == '<' || cOp == 'l'; /* every integer is below it */
+  }
+  i64 iLo = INT64_MIN, iHi = INT64_MAX;
+  if (eType == SQLITE_INTEGER) {
+    i64 v = sqlite3_value_int64(pVal);
+    switch (cOp) {
+      case '=': iLo = iHi = v; break;
+      case '>': if (v == INT64_MAX) return 0; iLo = v + 1; break;
+      case 'g': iLo = v; break;
+      case '<': if (v == INT64_MIN) return 0; iHi = v - 1; break;
+      case 'l': iHi = v; break;
+    }
+  } else {
+    double r = sqlite3_value_double(pVal);
+    if (isnan(r)) return 0;
+    /* Whole numbers in [floor, ceil]; beyond the i64 range, clamp. */
+    double rFloor = floor(r), rCeil = ceil(r);
+    int bAbove = rFloor >= 9223372036854775807.0;
+    int bBelow = rCeil < -9223372036854775807.0;
+    i64 iFloor = bAbove ? INT64_MAX : bBelow ? INT64_MIN : (i64)rFloor;
+    i64 iCeil = bAbove ? INT64_MAX : bBelow ? INT64_MIN : (i64)rCeil;
+    switch (cOp) {
+      case '=':
+        if (rFloor != r || bAbove || bBelow) return 0;
+        iLo = iHi = iFloor;
+        break;
+      case '>':
+        if (bAbove) return 0;
+        iLo = (rFloor == r) ? iFloor + 1 : iCeil;
+        break;
+      case 'g': if (bAbove) return 0; iLo = iCeil; break;
+      case '<':
+        if (bBelow) return 0;
+        iHi = (rCeil == r) ? iCeil - 1 : iFloor;
+        break;
+      case 'l': iHi = iFloor; break;
+    }
+  }
+  if (iLo > *piLo) *piLo = iLo;
+  if (iHi < *piHi) *piHi = iHi;
+  return *piLo <= *piHi;
+}
+
+static int logNext(sqlite3_vtab_cursor *cur) {
+  LogCursor *pCur = (LogCursor *)cur;
+  int rc = sqlite3_step(pCur->pStmt);
+  if (rc == SQLITE_ROW) return SQLITE_OK;
+  pCur->bEof = 1;
+  rc = sqlite3_reset(pCur->pStmt);
+  if (rc != SQLITE_OK) {
+    LogVtab *pVtab = (LogVtab *)cur->pVtab;
+    sqlite3_free(pVtab->base.zErrMsg);
+    pVtab->base.zErrMsg = sqlite3_mprintf("raft_log: %s", sqlite3_errmsg(pVtab->store.db));
+  }
+  return rc;
+}
+
+/* Called before any xColumn, and again for each outer row of a join. */
+static int logFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
+                     int argc, sqlite3_value **argv) {
+  LogCursor *pCur = (LogCursor *)cur;
+  LogVtab *pVtab = (LogVtab *)cur->pVtab;
+  int bDesc = (idxNum & LOG_PLAN_DESC) != 0;
+  i64 iLo = INT64_MIN, iHi = INT64_MAX;
+  int bAny = 1;
+  sqlite3_value *pLimit = NULL, *pOffset = NULL;
+  for (int i = 0; i < argc && idxStr[i]; i++) {
+    if (idxStr[i] == 'L') {
+      pLimit = argv[i];
+    } else if (idxStr[i] == 'O') {
+      pOffset = argv[i];
+    } else if (!narrowRange(idxStr[i], argv[i], &iLo, &iHi)) {
+      bAny = 0;
+    }
+  }
+
+  if (pCur->pStmt) sqlite3_reset(pCur->pStmt);
+  if (pCur->apStmt[bDesc] == NULL) {
+    char *zSql = rlExpandSchema(
+        bDesc ? "SELECT idx, term, kind, payload FROM $S.raftlite_log"
+                " WHERE idx BETWEEN ?1 AND ?2 ORDER BY idx DESC LIMIT ?3 OFFSET ?4"
+              : "SELECT idx, term, kind, payload FROM $S.raftlite_log"
+                " WHERE idx BETWEEN ?1 AND ?2 ORDER BY idx LIMIT ?3 OFFSET ?4",
+        pVtab->store.zSchema);
+    if (zSql == NULL) return SQLITE_NOMEM;
+    int rc = sqlite3_prepare_v3(pVtab->store.db, zSql, -1, SQLITE_PREPARE_NO_VTAB,
+                                &pCur->apStmt[bDesc], NULL);
+    sqlite3_free(zSql);
+    if (rc != SQLITE_OK) {
+      rlFailSqlite(&pVtab->store, rc);
+      sqlite3_free(pVtab->base.zErrMsg);
+      pVtab->base.zErrMsg = sqlite3_mprintf("raft_log: %s", pVtab->store.zErrMsg);
+      return rc;
+    }
+  }
+  pCur->pStmt = pCur->apStmt[bDesc];
+  if (!bAny) { /* an empty range */
+    iLo = INT64_MAX;
+    iHi = INT64_MIN;
+  }
+  sqlite3_bind_int64(pCur->pStmt, 1, iLo);
+  sqlite3_bind_int64(pCur->pStmt, 2, iHi);
+  /* LIMIT and OFFSET are bound as given: SQLite applies its own rules to
+  ** them (negative LIMIT is no limit; a non-integer is an error). */
+  if (pLimit) sqlite3_bind_value(pCur->pStmt, 3, pLimit);
+  else sqlite3_bind_int(pCur->pStmt, 3, -1);
+  if (pOffset) sqlite3_bind_value(pCur->pStmt, 4, pOffset);
+  else sqlite3_bind_int(pCur->pStmt, 4, 0);
+  pCur->bEof = 0;
+  return logNext(cur);
+}
+
+static int logEof(sqlite3_vtab_cursor *cur) {
+  return ((LogCursor *)cur)->bEof;
+}
+
+static int logColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int iCol) {
+  LogCursor *pCur = (LogCursor *)cur;
+  /* The backing row's value as it is: an empty payload stays a blob. */
+  sqlite3_result_value(ctx, sqlite3_column_value(pCur->pStmt, iCol));
+  return SQLITE_OK;
+}
+
+static int logRowid(sqlite3_vtab_cursor *cur, sqlite_int64 *pRowid) {
+  *pRowid = sqlite3_column_int64(((LogCursor *)cur)->pStmt, LOG_COLUMN_IDX);
+  return SQLITE_OK;
+}
+
+/* One entry from an INSERT's column values. */
+typedef struct RowSource {
+  RlEntrySource base;
+  RlStore *pStore;
+  sqlite3_value **apCol; /* idx, term, kind, payload */
+  sqlite3_value *pRowid;
+  int bDone;
+} RowSource;
+
+static int rowNext(RlEntrySource *pSrc, raftlite_entry *pOut, int *pEof) {
+  RowSource *p = (RowSource *)pSrc;
+  if (p->bDone) {
+    *pEof = 1;
+    return SQLITE_OK;
+  }
+  p->bDone = 1;
+  /* INSERT INTO raft_log(rowid, ...) names the index through the rowid. */
+  sqlite3_value *pIdx = p->apCol[LOG_COLUMN_IDX];
+  if (sqlite3_value_type(pIdx) == SQLITE_NULL) pIdx = p->pRowid;
+  char *zErr = NULL;
+  int rc = rlValueEntry(pIdx, p->apCol[LOG_COLUMN_TERM], p->apCol[LOG_COLUMN_KIND],
+                        p->apCol[LOG_COLUMN_PAYLOAD], pOut, &zErr);
+  if (rc != SQLITE_OK) return rlFailOwned(p->pStore, rc, RAFTLITE_OUT_OF_RANGE, zErr);
+  return SQLITE_OK;
+}
+
+static int logUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
+                     sqlite_int64 *pRowid) {
+  LogVtab *p = (LogVtab *)pVtab;
+  sqlite3_free(p->base.zErrMsg);
+  p->base.zErrMsg = NULL;
+  if (argc == 1 || sqlite3_value_type(argv[0]) != SQLITE_NULL) {
+    p->base.zErrMsg = sqlite3_mprintf(
+        "raft_log: entries are never updated or deleted in place; "
+        "use raft_truncate() or raft_purge()");
+    return SQLITE_CONSTRAINT;
+  }
+  RowSource src = {{rowNext}, &p->store, &argv[2], argv[1], 0};
+  int rc = rlAppend(&p->store, &src.base, NULL);
+  if (rc != SQLITE_OK) {
+    p->base.zErrMsg = p->store.zErrMsg ? sqlite3_mprintf("raft_log: %s", p->store.zErrMsg)
+                                       : NULL;
+    return rc;
+  }
+  *pRowid = sqlite3_last_insert_rowid(p->store.db);
+  return SQLITE_OK;
+}
+
+static sqlite3_module logModule = {
+    /* iVersion    */ 0,
+    /* xCreate     */ logCreate,
+    /* xConnect    */ logConnect,
+    /* xBestIndex  */ logBestIndex,
+    /* xDisconnect */ logDisconnect,
+    /* xDestroy    */ logDisconnect,
+    /* xOpen       */ logOpen,
+    /* xClose      */ logClose,
+    /* xFilter     */ logFilter,
+    /* xNext       */ logNext,
+    /* xEof        */ logEof,
+    /* xColumn     */ logColumn,
+    /* xRowid      */ logRowid,
+    /* xUpdate     */ logUpdate,
+    /* xBegin      */ 0,
+    /* xSync       */ 0,
+    /* xCommit     */ 0,
+    /* xRollback   */ 0,
+    /* xFindMethod */ 0,
+    /* xRename     */ 0,
+    /* xSavepoint  */ 0,
+    /* xRelease    */ 0,
+    /* xRollbackTo */ 0,
+    /* xShadowName */ 0,
+};
+
+int rlRegisterVtabLog(sqlite3 *db) {
+  return sqlite3_create_module(db, "raftlite_log", &logModule, NULL);
+}

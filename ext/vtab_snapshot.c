@@ -1,0 +1,33 @@
+/*
+** vtab_snapshot.c — raft_snapshot: the current snapshot's meta and size,
+** zero or one row.
+**
+**     SELECT snapshot_id, last_log_index, size FROM raft_snapshot;
+**
+** Declared schema:
+**
+**     CREATE TABLE x(snapshot_id TEXT, last_log_term INTEGER,
+**                    last_log_index INTEGER, membership_term INTEGER,
+**                    membership_index INTEGER, membership TEXT,
+**                    size INTEGER)
+**
+** The bytes are not a column: a snapshot may exceed SQLite's 1e9-byte value
+** limit, so they are stored in chunks (raftlite_snapshot_chunk) and read in
+** pieces.
+*/
+#include "vtab_query.h"
+
+static const RlQueryVtab snapshotVtab = {
+    "raftlite_snapshot",
+    "raft_snapshot",
+    "CREATE TABLE x(snapshot_id TEXT, last_log_term INTEGER,"
+    " last_log_index INTEGER, membership_term INTEGER,"
+    " membership_index INTEGER, membership TEXT, size INTEGER)",
+    "SELECT snapshot_id, last_term, last_index, membership_term,"
+    " membership_index, membership, size"
+    " FROM $S.raftlite_snapshot WHERE is_current = 1",
+};
+
+int rlRegisterVtabSnapshot(sqlite3 *db) {
+  return rlRegisterQueryVtab(db, &snapshotVtab);
+}

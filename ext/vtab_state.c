@@ -1,0 +1,38 @@
+/*
+** vtab_state.c — raft_state: the log state and the applied state, one row.
+**
+**     SELECT last_log_index, last_applied_index FROM raft_state;
+**
+** Declared schema:
+**
+**     CREATE TABLE x(first_log_index, last_log_term, last_log_index,
+**                    last_purged_term, last_purged_index,
+**                    last_applied_term, last_applied_index,
+**                    membership_term, membership_index, membership)
+**
+** last_log_* is the last present entry, or last_purged when the log is
+** empty (SPEC §1); membership is the applied membership and the log id
+** that carried it. NULL stands for "none".
+*/
+#include "vtab_query.h"
+
+static const RlQueryVtab stateVtab = {
+    "raftlite_state",
+    "raft_state",
+    "CREATE TABLE x(first_log_index INTEGER, last_log_term INTEGER,"
+    " last_log_index INTEGER, last_purged_term INTEGER,"
+    " last_purged_index INTEGER, last_applied_term INTEGER,"
+    " last_applied_index INTEGER, membership_term INTEGER,"
+    " membership_index INTEGER, membership TEXT)",
+    "SELECT (SELECT idx FROM $S.raftlite_log ORDER BY idx LIMIT 1),"
+    " coalesce(l.term, s.purged_term), coalesce(l.idx, s.purged_index),"
+    " s.purged_term, s.purged_index, s.applied_term, s.applied_index,"
+    " s.membership_term, s.membership_index, s.membership"
+    " FROM $S.raftlite_state AS s"
+    " LEFT JOIN (SELECT term, idx FROM $S.raftlite_log"
+    "            ORDER BY idx DESC LIMIT 1) AS l",
+};
+
+int rlRegisterVtabState(sqlite3 *db) {
+  return rlRegisterQueryVtab(db, &stateVtab);
+}
