@@ -92,11 +92,12 @@ proc load_raftlite {{db db}} {
   $db eval { SELECT load_extension($::raftlite_ext) }
 }
 
-# A fresh test.db with the extension loaded and a store installed in main.
+# A fresh test.db (every *.db of the working directory is deleted) with the
+# extension loaded and a store installed in main.
 # -noinstall: leave the database empty.
 proc reset_db {args} {
   catch {db close}
-  foreach f [glob -nocomplain test.db test.db-*] { file delete -force $f }
+  foreach f [glob -nocomplain *.db *.db-*] { file delete -force $f }
   sqlite3 db test.db
   load_raftlite db
   if {"-noinstall" ni $args} { db eval { SELECT raft_install() } }
