@@ -95,7 +95,7 @@ static const struct RlMessage {
     [RL_MSG_INVALID_MEMBERSHIP] = {RAFTLITE_INVALID_MEMBERSHIP,
      SQLITE_CONSTRAINT,
      "entry %s: not a membership (an array of one or two non-empty arrays "
-     "of node ids, or {\"configs\": ..., \"nodes\": {...}}): %.*s"},
+     "of node ids, or {\"configs\": ..., \"nodes\": {...}}): %!.*s"},
     [RL_MSG_OUT_OF_RANGE] = {RAFTLITE_OUT_OF_RANGE, SQLITE_RANGE,
      "%s must be an integer between 0 and 9223372036854775807, got %s"},
     [RL_MSG_OUT_OF_RANGE_U64] = {RAFTLITE_OUT_OF_RANGE, SQLITE_RANGE,
@@ -109,11 +109,44 @@ static const struct RlMessage {
     [RL_MSG_JSON_UNKNOWN_KEYS] = {RAFTLITE_OUT_OF_RANGE, SQLITE_MISMATCH,
      "element %lld of the array has unknown keys (%s); an entry has idx, "
      "term, kind and payload"},
+    [RL_MSG_APPLY_EMPTY] = {RAFTLITE_LOGS_EMPTY, SQLITE_CONSTRAINT,
+     "no entries to apply"},
+    [RL_MSG_SM_APPLY_FAILED] = {RAFTLITE_NO_VIOLATION, SQLITE_ERROR,
+     "the state machine's apply callback failed on entry %s with code %d "
+     "(%s); nothing of the batch was applied"},
+    [RL_MSG_BROKEN] = {RAFTLITE_NO_VIOLATION, SQLITE_IOERR,
+     "an earlier commit failed with an I/O error: this handle refuses "
+     "writes until the store is reopened"},
+    [RL_MSG_SCHEMA_ARG] = {RAFTLITE_NO_VIOLATION, SQLITE_MISMATCH,
+     "the schema argument must be text, e.g. 'main'"},
+    [RL_MSG_PURGE_BELOW_FIRST] = {RAFTLITE_LOG_INDEX_NOT_FOUND, SQLITE_NOTFOUND,
+     "no log entry at index %lld (the log holds %lld..%lld)"},
+    [RL_MSG_PURGE_GAP] = {RAFTLITE_LOGS_NON_CONSECUTIVE, SQLITE_CONSTRAINT,
+     "the log starts at index %lld: purging to %s would leave a hole"},
+    [RL_MSG_NOTHING_APPLIED] = {RAFTLITE_NOTHING_APPLIED, SQLITE_CONSTRAINT,
+     "nothing was applied: there is nothing to snapshot"},
+    [RL_MSG_SNAPSHOT_STALE] = {RAFTLITE_SNAPSHOT_STALE, SQLITE_CONSTRAINT,
+     "last applied log id is %s, got a snapshot up to %s"},
+    [RL_MSG_SNAPSHOT_ID] = {RAFTLITE_OUT_OF_RANGE, SQLITE_MISMATCH,
+     "snapshot_id must be a NUL-terminated string of 1 to 127 bytes"},
+    [RL_MSG_NOT_RECEIVING] = {RAFTLITE_NO_VIOLATION, SQLITE_MISUSE,
+     "install_snapshot takes a stream from begin_receiving_snapshot of the "
+     "same store"},
+    [RL_MSG_STREAM_READ_ONLY] = {RAFTLITE_NO_VIOLATION, SQLITE_READONLY,
+     "this snapshot stream is read-only (only a receiving stream is written)"},
+    [RL_MSG_SEEK] = {RAFTLITE_OUT_OF_RANGE, SQLITE_RANGE,
+     "cannot seek by %lld from whence %d"},
+    [RL_MSG_SM_RESTORE_FAILED] = {RAFTLITE_NO_VIOLATION, SQLITE_ERROR,
+     "the state machine's restore callback failed with code %d (%s); "
+     "nothing was installed"},
     [RL_MSG_NOT_INSTALLED] = {RAFTLITE_NO_VIOLATION, SQLITE_ERROR,
      "no raftlite store in schema \"%s\": run SELECT raft_install('%s')"},
     [RL_MSG_NOT_DURABLE_JOURNAL] = {RAFTLITE_NO_VIOLATION, SQLITE_MISUSE,
      "PRAGMA %s.journal_mode is %s: a successful call would not be durable; "
      "use DELETE, TRUNCATE, PERSIST or WAL"},
+    [RL_MSG_NOT_ATOMIC_JOURNAL] = {RAFTLITE_NO_VIOLATION, SQLITE_MISUSE,
+     "PRAGMA %s.journal_mode is OFF: a failed call could not be rolled "
+     "back; use any other journal mode"},
     [RL_MSG_NOT_DURABLE_SYNC] = {RAFTLITE_NO_VIOLATION, SQLITE_MISUSE,
      "PRAGMA %s.synchronous is %s: a successful call would not be durable; "
      "use FULL or EXTRA"},

@@ -97,7 +97,7 @@ static int jsonNext(RlEntrySource *pSrc, raftlite_entry *pOut, int *pEof) {
 
 static void appendFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   int bJson = argc <= 2;
-  const char *zSchema = rlFuncSchema(ctx, argc, argv, bJson ? 1 : 4);
+  const char *zSchema = rlFuncSchema(ctx, "raft_append", argc, argv, bJson ? 1 : 4);
   if (zSchema == NULL) return;
   sqlite3 *db = sqlite3_context_db_handle(ctx);
   RlStore store;

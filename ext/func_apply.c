@@ -22,7 +22,7 @@ static void applyFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     rlFuncValueError(ctx, "raft_apply", rc, zErr);
     return;
   }
-  const char *zSchema = rlFuncSchema(ctx, argc, argv, 1);
+  const char *zSchema = rlFuncSchema(ctx, "raft_apply", argc, argv, 1);
   if (zSchema == NULL) return;
   RlStore store;
   i64 iApplied = -1;

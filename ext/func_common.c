@@ -8,12 +8,14 @@
 */
 #include "raftlite_int.h"
 
-const char *rlFuncSchema(sqlite3_context *ctx, int argc, sqlite3_value **argv,
-                         int iArg) {
+const char *rlFuncSchema(sqlite3_context *ctx, const char *zFunc, int argc,
+                         sqlite3_value **argv, int iArg) {
   if (iArg >= argc) return "main";
   if (sqlite3_value_type(argv[iArg]) != SQLITE_TEXT) {
-    sqlite3_result_error(ctx, "the schema argument must be text, e.g. 'main'", -1);
-    sqlite3_result_error_code(ctx, SQLITE_MISMATCH);
+    raftlite_violation_kind eKind;
+    char *zErr = NULL;
+    int rc = rlMessage(RL_MSG_SCHEMA_ARG, &eKind, &zErr);
+    rlFuncValueError(ctx, zFunc, rc, zErr);
     return NULL;
   }
   return (const char *)sqlite3_value_text(argv[iArg]);

@@ -22,7 +22,7 @@ static void saveHardStateFunc(sqlite3_context *ctx, int argc, sqlite3_value **ar
     rlFuncValueError(ctx, "raft_save_hard_state", rc, zErr);
     return;
   }
-  const char *zSchema = rlFuncSchema(ctx, argc, argv, 2);
+  const char *zSchema = rlFuncSchema(ctx, "raft_save_hard_state", argc, argv, 2);
   if (zSchema == NULL) return;
   RlStore store;
   rc = rlStoreInit(&store, sqlite3_context_db_handle(ctx), zSchema, 0);

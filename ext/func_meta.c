@@ -18,7 +18,7 @@
 #include "raftlite_int.h"
 
 static void installFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  const char *zSchema = rlFuncSchema(ctx, argc, argv, 0);
+  const char *zSchema = rlFuncSchema(ctx, "raft_install", argc, argv, 0);
   if (zSchema == NULL) return;
   RlStore store;
   int rc = rlStoreInit(&store, sqlite3_context_db_handle(ctx), zSchema, 0);
@@ -32,7 +32,7 @@ static void installFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 }
 
 static void checkFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  const char *zSchema = rlFuncSchema(ctx, argc, argv, 0);
+  const char *zSchema = rlFuncSchema(ctx, "raft_check", argc, argv, 0);
   if (zSchema == NULL) return;
   RlStore store;
   char *zReport = NULL;

@@ -23,7 +23,7 @@ static void purgeFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     rlFuncValueError(ctx, "raft_purge", rc, zErr);
     return;
   }
-  const char *zSchema = rlFuncSchema(ctx, argc, argv, 2);
+  const char *zSchema = rlFuncSchema(ctx, "raft_purge", argc, argv, 2);
   if (zSchema == NULL) return;
   RlStore store;
   i64 nRemoved = 0;

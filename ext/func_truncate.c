@@ -19,7 +19,7 @@ static void truncateFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     rlFuncValueError(ctx, "raft_truncate", rc, zErr);
     return;
   }
-  const char *zSchema = rlFuncSchema(ctx, argc, argv, 1);
+  const char *zSchema = rlFuncSchema(ctx, "raft_truncate", argc, argv, 1);
   if (zSchema == NULL) return;
   RlStore store;
   i64 nRemoved = 0;

@@ -16,9 +16,7 @@
 
 #include <string.h>
 
-/* The term or index of an entry given through the C types, checked against
-** SQLite's integer range. */
-static int checkU63(RlStore *p, const char *zWhat, uint64_t v) {
+int rlCheckU64(RlStore *p, const char *zWhat, uint64_t v) {
   if (v <= (uint64_t)INT64_MAX) return SQLITE_OK;
   return rlFail(p, RL_MSG_OUT_OF_RANGE_U64, zWhat, (unsigned long long)v);
 }
@@ -105,8 +103,8 @@ int rlSaveHardState(RlStore *p, i64 iTerm, int bHasVote, i64 iVote) {
 ** the first, which follows the reference id of the stored state *pState. */
 static int appendOne(RlStore *p, const raftlite_entry *e,
                      const RlLogId *pPrev, const RlState *pState) {
-  int rc = checkU63(p, "term", e->log_id.term);
-  if (rc == SQLITE_OK) rc = checkU63(p, "idx", e->log_id.index);
+  int rc = rlCheckU64(p, "term", e->log_id.term);
+  if (rc == SQLITE_OK) rc = rlCheckU64(p, "idx", e->log_id.index);
   if (rc != SQLITE_OK) return rc;
   const char *zKind = rlKindName((int)e->kind);
   if (zKind == NULL) {
@@ -209,8 +207,7 @@ int rlTruncate(RlStore *p, i64 iIndex, i64 *pnEntries) {
 /* ------------------------------------------------------------------ */
 /* purge_logs_upto                                                     */
 
-/* The term of the entry at iIndex, if present. */
-static int readEntryTerm(RlStore *p, i64 iIndex, int *pbFound, i64 *piTerm) {
+int rlReadEntryTerm(RlStore *p, i64 iIndex, int *pbFound, i64 *piTerm) {
   sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_READ_ENTRY);
   if (pStmt == NULL) return SQLITE_ERROR;
   sqlite3_bind_int64(pStmt, 1, iIndex);
@@ -226,7 +223,7 @@ int rlPurge(RlStore *p, i64 iIndex, int bHasTerm, i64 iTerm, i64 *pnEntries) {
   if (rc == SQLITE_OK) rc = rlReadState(p, &state);
   int bFound = 0;
   i64 iEntryTerm = 0;
-  if (rc == SQLITE_OK) rc = readEntryTerm(p, iIndex, &bFound, &iEntryTerm);
+  if (rc == SQLITE_OK) rc = rlReadEntryTerm(p, iIndex, &bFound, &iEntryTerm);
   if (rc != SQLITE_OK) return rlEnd(p, rc);
 
   char zA[RL_LOGID_BUF], zB[RL_LOGID_BUF];
@@ -241,8 +238,14 @@ int rlPurge(RlStore *p, i64 iIndex, int bHasTerm, i64 iTerm, i64 *pnEntries) {
     return rlEnd(p, rc);
   }
   if (!bFound && !bHasTerm) {
-    rc = rlFail(p, RL_MSG_PURGE_NEEDS_TERM, iIndex,
-                rlLogIdText(&state.last, zA));
+    /* Absent and not purged: below the first entry, or past the last. */
+    if (state.first.has && iIndex < state.first.index) {
+      rc = rlFail(p, RL_MSG_PURGE_BELOW_FIRST, iIndex, state.first.index,
+                  state.last.index);
+    } else {
+      rc = rlFail(p, RL_MSG_PURGE_NEEDS_TERM, iIndex,
+                  rlLogIdText(&state.last, zA));
+    }
     return rlEnd(p, rc);
   }
 
@@ -261,6 +264,8 @@ int rlPurge(RlStore *p, i64 iIndex, int bHasTerm, i64 iTerm, i64 *pnEntries) {
   } else if (p->eKind == RAFTLITE_LOG_ID_MISMATCH) {
     rc = rlFail(p, RL_MSG_PURGE_BELOW_LAST, rlLogIdText(&state.last, zA),
                 rlLogIdText(&got, zB));
+  } else if (p->eKind == RAFTLITE_LOGS_NON_CONSECUTIVE) {
+    rc = rlFail(p, RL_MSG_PURGE_GAP, state.first.index, rlLogIdText(&got, zB));
   }
   return rlEnd(p, rc);
 }
@@ -273,8 +278,8 @@ int rlPurge(RlStore *p, i64 iIndex, int bHasTerm, i64 iTerm, i64 *pnEntries) {
 ** previous entry of the batch, or NULL for the first. */
 static int applyOne(RlStore *p, const raftlite_entry *e, const RlLogId *pPrev,
                     const RlState *pState, raftlite_response *pResponse) {
-  int rc = checkU63(p, "term", e->log_id.term);
-  if (rc == SQLITE_OK) rc = checkU63(p, "idx", e->log_id.index);
+  int rc = rlCheckU64(p, "term", e->log_id.term);
+  if (rc == SQLITE_OK) rc = rlCheckU64(p, "idx", e->log_id.index);
   if (rc != SQLITE_OK) return rc;
 
   int bMembership = e->kind == RAFTLITE_MEMBERSHIP;
@@ -286,8 +291,16 @@ static int applyOne(RlStore *p, const raftlite_entry *e, const RlLogId *pPrev,
   if (bMembership) bindPayload(pStmt, 3, e);
   rc = stepWrite(p, pStmt);
 
-  if (rc == SQLITE_OK && e->kind == RAFTLITE_NORMAL && p->xApplyNormal) {
-    rc = p->xApplyNormal(p, e, pResponse);
+  if (rc == SQLITE_OK && e->kind == RAFTLITE_NORMAL && p->sm.apply) {
+    rc = p->sm.apply(p->sm.ctx, p->db, e, pResponse);
+    if (rc != SQLITE_OK) {
+      /* The callback's code is passed through; the message says where. */
+      char zId[RL_LOGID_BUF];
+      RlLogId id = entryLogId(e);
+      rlFail(p, RL_MSG_SM_APPLY_FAILED, rlLogIdText(&id, zId), rc,
+             sqlite3_errstr(rc));
+      return rc;
+    }
   }
   if (rc == SQLITE_OK) return rc;
 
@@ -367,4 +380,32 @@ int rlApplyUpTo(RlStore *p, i64 iIndex, i64 *piApplied) {
   }
   if (rc == SQLITE_OK) *piApplied = iIndex;
   return rlEnd(p, rc);
+}
+
+int rlApplyEntries(RlStore *p, const raftlite_entry *a, size_t n,
+                   raftlite_responses *pOut) {
+  memset(pOut, 0, sizeof(*pOut));
+  RlState state;
+  int rc = rlBegin(p);
+  if (rc == SQLITE_OK) rc = rlReadState(p, &state);
+  if (rc == SQLITE_OK && n == 0) rc = rlFail(p, RL_MSG_APPLY_EMPTY);
+  raftlite_response *aResponse = NULL;
+  if (rc == SQLITE_OK) {
+    aResponse = sqlite3_malloc64(n * sizeof(*aResponse));
+    if (aResponse == NULL) rc = SQLITE_NOMEM;
+    else memset(aResponse, 0, n * sizeof(*aResponse));
+  }
+  for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
+    RlLogId prev = i ? entryLogId(&a[i - 1]) : state.applied;
+    rc = applyOne(p, &a[i], i ? &prev : NULL, &state, &aResponse[i]);
+  }
+  rc = rlEnd(p, rc);
+  if (rc != SQLITE_OK) {
+    for (size_t i = 0; aResponse && i < n; i++) sqlite3_free(aResponse[i].data);
+    sqlite3_free(aResponse);
+    return rc;
+  }
+  pOut->a = aResponse;
+  pOut->n = n;
+  return SQLITE_OK;
 }

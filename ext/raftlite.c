@@ -59,6 +59,8 @@ int raftlite_register(sqlite3 *db) { return registerAll(db, NULL); }
 
 #ifdef _WIN32
 __declspec(dllexport)
+#else
+__attribute__((visibility("default")))
 #endif
 int sqlite3_raftlite_init(sqlite3 *db, char **pzErrMsg,
                           const sqlite3_api_routines *pApi) {

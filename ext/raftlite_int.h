@@ -103,9 +103,23 @@ typedef enum RlMsg {
   RL_MSG_BAD_PAYLOAD,
   RL_MSG_JSON_NOT_OBJECT,
   RL_MSG_JSON_UNKNOWN_KEYS,
+  RL_MSG_APPLY_EMPTY,
+  RL_MSG_SM_APPLY_FAILED,
+  RL_MSG_BROKEN,
+  RL_MSG_SCHEMA_ARG,
+  RL_MSG_PURGE_BELOW_FIRST,
+  RL_MSG_PURGE_GAP,
+  RL_MSG_NOTHING_APPLIED,
+  RL_MSG_SNAPSHOT_STALE,
+  RL_MSG_SNAPSHOT_ID,
+  RL_MSG_NOT_RECEIVING,
+  RL_MSG_STREAM_READ_ONLY,
+  RL_MSG_SEEK,
+  RL_MSG_SM_RESTORE_FAILED,
   RL_MSG_NOT_INSTALLED,
   RL_MSG_NOT_DURABLE_JOURNAL,
   RL_MSG_NOT_DURABLE_SYNC,
+  RL_MSG_NOT_ATOMIC_JOURNAL,
   RL_MSG_WRITING_STATEMENT,
   RL_MSG_STORE_NEWER,
   RL_MSG_NO_SCHEMA,
@@ -144,8 +158,17 @@ typedef enum RlStmtId {
   RL_STMT_TRUNCATE,
   RL_STMT_SET_APPLIED,
   RL_STMT_SET_APPLIED_MEMBERSHIP,
+  RL_STMT_READ_APPLIED,
+  RL_STMT_READ_LOG_MEMBERSHIP,
   RL_STMT_READ_HARD_STATE,
   RL_STMT_SAVE_HARD_STATE,
+  RL_STMT_CHUNK_ROWID,
+  RL_STMT_CHUNK_INSERT,
+  RL_STMT_SNAPSHOT_NEW,
+  RL_STMT_SNAPSHOT_SET_SIZE,
+  RL_STMT_SNAPSHOT_META,
+  RL_STMT_SNAPSHOT_MAKE_CURRENT,
+  RL_STMT_SET_APPLIED_SNAPSHOT,
   RL_STMT_COUNT
 } RlStmtId;
 
@@ -159,9 +182,8 @@ struct RlStore {
   sqlite3_stmt *aStmt[RL_STMT_COUNT]; /* prepared lazily */
   raftlite_violation_kind eKind;      /* of the last failure */
   char *zErrMsg;                      /* of the last failure, or NULL */
-  /* Applies one normal entry to the state machine; NULL: a no-op. */
-  int (*xApplyNormal)(RlStore *, const raftlite_entry *, raftlite_response *);
-  void *pApplyCtx;
+  int bBroken;                        /* an I/O error on commit: no writes */
+  raftlite_state_machine sm;          /* callbacks; NULL members are no-ops */
 };
 
 /* Sets up *p for schema zSchema (copied). bPersistent: prepare with
@@ -201,8 +223,20 @@ typedef struct RlState {
 } RlState;
 int rlReadState(RlStore *p, RlState *pState);
 
+/* The applied state with the membership text (owned; rlAppliedStateFree). */
+int rlReadApplied(RlStore *p, raftlite_applied_state *pOut);
+void rlAppliedStateFree(raftlite_applied_state *s);
+
+/* A sqlite3_malloc'd copy of n bytes plus a NUL; *ppOut is NULL for n == 0. */
+int rlCopyBytes(const void *pData, size_t n, void **ppOut);
+
 /* ------------------------------------------------------------------ */
 /* ops.c: the operations (SPEC §2). Each is atomic.                    */
+
+/* A term or index given as u64: above 2^63-1 is OutOfRange. */
+int rlCheckU64(RlStore *p, const char *zWhat, uint64_t v);
+/* The term of the entry at iIndex, if the log holds one. */
+int rlReadEntryTerm(RlStore *p, i64 iIndex, int *pbFound, i64 *piTerm);
 
 /* Supplies entries one at a time: *pEof set at the end. Entries may point
 ** into memory valid only until the next call. */
@@ -219,6 +253,22 @@ int rlPurge(RlStore *p, i64 iIndex, int bHasTerm, i64 iTerm, i64 *pnEntries);
 /* raft_apply(n): applies the log from last_applied + 1 through iIndex;
 ** *piApplied is the new last_applied index (-1: none). */
 int rlApplyUpTo(RlStore *p, i64 iIndex, i64 *piApplied);
+/* apply_to_state_machine: applies the n entries given, filling pOut with
+** one response per entry (left empty on error). */
+int rlApplyEntries(RlStore *p, const raftlite_entry *a, size_t n,
+                   raftlite_responses *pOut);
+
+/* ------------------------------------------------------------------ */
+/* snapshot.c: snapshot streams and operations                         */
+
+int rlReclaimReceiving(RlStore *p); /* drops streams a crash left behind */
+int rlBeginReceiving(RlStore *p, raftlite_snapshot **ppStream);
+int rlBuildSnapshot(RlStore *p, raftlite_snapshot_meta *pMeta,
+                    raftlite_snapshot **ppStream);
+int rlInstallSnapshot(RlStore *p, const raftlite_snapshot_meta *pMeta,
+                      raftlite_snapshot *pData, raftlite_sm_changes *pOut);
+int rlGetCurrentSnapshot(RlStore *p, raftlite_snapshot_meta *pMeta,
+                         raftlite_snapshot **ppStream);
 
 /* ------------------------------------------------------------------ */
 /* schema.c                                                            */
@@ -247,8 +297,8 @@ int rlRegisterVtabSnapshot(sqlite3 *db);
 
 /* The schema named by argument iArg when present ("main" otherwise), or
 ** NULL after reporting an error on ctx. */
-const char *rlFuncSchema(sqlite3_context *ctx, int argc, sqlite3_value **argv,
-                         int iArg);
+const char *rlFuncSchema(sqlite3_context *ctx, const char *zFunc, int argc,
+                         sqlite3_value **argv, int iArg);
 /* Reports p's error on ctx as "zFunc: Kind: detail", with its code. */
 void rlFuncError(sqlite3_context *ctx, const char *zFunc, RlStore *p, int rc);
 /* Reports a value-decoding error (owned zErr) on ctx. */

@@ -60,9 +60,9 @@ static int execf(sqlite3 *db, const char *zFormat, ...) {
   return rc;
 }
 
-/* The stored schema version: 0 when the store does not exist yet. */
+/* The stored schema version: -1 when the store does not exist yet. */
 static int readVersion(RlStore *p, i64 *piVersion) {
-  *piVersion = 0;
+  *piVersion = -1;
   char *zSql = sqlite3_mprintf(
       "SELECT value FROM \"%w\".raftlite_meta WHERE name = 'schema_version'",
       p->zSchema);
@@ -120,13 +120,12 @@ int rlInstall(RlStore *p) {
     rc = rlFail(p, RL_MSG_STORE_NEWER, p->zSchema, iVersion,
                 RAFTLITE_SCHEMA_VERSION);
   }
-  if (rc == SQLITE_OK && iVersion == RAFTLITE_SCHEMA_VERSION) {
-    return rlEnd(p, rc); /* current: nothing to do */
-  }
-  if (rc == SQLITE_OK && iVersion > 0) {
+  if (rc == SQLITE_OK && iVersion >= 0 && iVersion < RAFTLITE_SCHEMA_VERSION) {
     rc = upgradeTables(p, iVersion);
     if (rc == SQLITE_OK) rc = dropTriggers(p);
   }
+  /* Every object is created IF NOT EXISTS: on a current store this changes
+  ** nothing, except that it puts back an object someone dropped. */
   for (const RlSqlFile *pFile = raftliteSqlFiles; rc == SQLITE_OK && pFile->zName; pFile++) {
     rc = execSchemaSql(p->db, pFile->zSql, p->zSchema);
   }
@@ -229,6 +228,27 @@ static int checkObjects(RlStore *p, sqlite3 *pRef, sqlite3_str *pReport) {
   }
   sqlite3_finalize(pRefStmt);
   sqlite3_finalize(pStmt);
+  if (rc != SQLITE_OK) return rc;
+
+  /* The virtual tables raft_install() creates, and TEMP triggers: a temp
+  ** trigger on the store's tables runs before the store's own and could
+  ** RAISE(IGNORE) a write past them. */
+  zSql = sqlite3_mprintf(
+      "SELECT 'virtual table ' || v.column1 || ' is missing' FROM (VALUES"
+      " ('raft_log'), ('raft_hard_state'), ('raft_state'), ('raft_snapshot')) AS v"
+      " WHERE NOT EXISTS (SELECT 1 FROM \"%w\".sqlite_schema"
+      " WHERE name = v.column1 AND sql LIKE 'CREATE VIRTUAL TABLE%%')"
+      " UNION ALL SELECT 'unexpected temp trigger ' || name || ' on ' || tbl_name"
+      " FROM temp.sqlite_schema WHERE type = 'trigger'"
+      " AND tbl_name LIKE 'raftlite\\_%%' ESCAPE '\\'",
+      p->zSchema);
+  if (zSql == NULL) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, NULL);
+  sqlite3_free(zSql);
+  while (rc == SQLITE_OK && sqlite3_step(pStmt) == SQLITE_ROW) {
+    report(pReport, "SchemaAltered: %s", sqlite3_column_text(pStmt, 0));
+  }
+  if (rc == SQLITE_OK) rc = sqlite3_finalize(pStmt);
   return rc;
 }
 
@@ -264,6 +284,38 @@ static const char *const azStateCheck[] = {
     " e.term, e.idx, s.applied_term, s.applied_index)"
     " FROM $S.raftlite_state AS s JOIN $S.raftlite_log AS e"
     " ON e.idx > s.applied_index WHERE e.term < s.applied_term",
+    /* truncate_from is a command, NULL at rest */
+    "SELECT 'SchemaAltered', format('raftlite_state.truncate_from is %d, not"
+    " NULL', truncate_from) FROM $S.raftlite_state"
+    " WHERE truncate_from IS NOT NULL",
+    /* memberships are stored canonical */
+    "SELECT 'InvalidMembership', format('entry %d-%d is not canonical JSON',"
+    " term, idx) FROM $S.raftlite_log WHERE kind = 'membership'"
+    " AND typeof(payload) = 'text' AND json_valid(payload)"
+    " AND payload <> json(payload)",
+    "SELECT 'InvalidMembership', format('applied membership %d-%d is not"
+    " canonical JSON', membership_term, membership_index)"
+    " FROM $S.raftlite_state WHERE typeof(membership) = 'text'"
+    " AND json_valid(membership) AND membership <> json(membership)",
+    /* membership-applied */
+    "SELECT 'InvalidMembership', format('applied membership %d-%d is above"
+    " last applied log id %s', membership_term, membership_index,"
+    " coalesce(applied_term || '-' || applied_index, 'none'))"
+    " FROM $S.raftlite_state WHERE membership_index IS NOT NULL"
+    " AND (applied_index IS NULL OR (membership_term, membership_index)"
+    " > (applied_term, applied_index))",
+    /* log ids are both NULL or both set; values in range */
+    "SELECT 'SchemaAltered', 'raftlite_state holds half a log id'"
+    " FROM $S.raftlite_state WHERE (purged_term IS NULL) <> (purged_index IS NULL)"
+    " OR (applied_term IS NULL) <> (applied_index IS NULL)"
+    " OR (membership_term IS NULL) <> (membership_index IS NULL)"
+    " OR (membership_term IS NULL) <> (membership IS NULL)",
+    "SELECT 'SchemaAltered', format('raftlite_hard_state has %d rows', n)"
+    " FROM (SELECT count(*) AS n FROM $S.raftlite_hard_state) WHERE n > 1",
+    "SELECT 'OutOfRange', format('hard state term %s, vote %s',"
+    " quote(current_term), quote(voted_for)) FROM $S.raftlite_hard_state"
+    " WHERE typeof(current_term) <> 'integer' OR current_term < 0"
+    " OR voted_for < 0 OR (voted_for IS NOT NULL AND typeof(voted_for) <> 'integer')",
     /* state-single-row */
     "SELECT 'SchemaAltered', format('raftlite_state has %d rows, not 1', n)"
     " FROM (SELECT count(*) AS n FROM $S.raftlite_state) WHERE n <> 1",
@@ -272,7 +324,7 @@ static const char *const azStateCheck[] = {
     " term, idx, kind, typeof(payload)) FROM $S.raftlite_log"
     " WHERE NOT (CASE kind WHEN 'blank' THEN typeof(payload) = 'blob' AND"
     " length(payload) = 0 WHEN 'normal' THEN typeof(payload) = 'blob'"
-    " WHEN 'membership' THEN typeof(payload) = 'text' END)",
+    " WHEN 'membership' THEN typeof(payload) = 'text' ELSE 0 END)",
 };
 
 /* Runs one of azStateCheck[] and reports its rows. */
@@ -320,13 +372,35 @@ static int checkMemberships(RlStore *p, sqlite3 *pRef, sqlite3_str *pReport) {
   return rc == SQLITE_OK ? rc2 : rc;
 }
 
+/* Whether every backing table exists (the state checks read them all). */
+static int tablesPresent(RlStore *p, int *pbAll) {
+  char *zSql = sqlite3_mprintf(
+      "SELECT count(*) FROM \"%w\".sqlite_schema WHERE type = 'table'"
+      " AND name IN ('raftlite_meta', 'raftlite_hard_state', 'raftlite_log',"
+      " 'raftlite_state', 'raftlite_snapshot', 'raftlite_snapshot_chunk',"
+      " 'raftlite_membership_check')",
+      p->zSchema);
+  if (zSql == NULL) return SQLITE_NOMEM;
+  sqlite3_stmt *pStmt = NULL;
+  int rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, NULL);
+  sqlite3_free(zSql);
+  *pbAll = rc == SQLITE_OK && sqlite3_step(pStmt) == SQLITE_ROW &&
+           sqlite3_column_int(pStmt, 0) == 7;
+  int rc2 = sqlite3_finalize(pStmt);
+  return rc == SQLITE_OK ? rc2 : rc;
+}
+
 int rlCheck(RlStore *p, char **pzReport) {
   *pzReport = NULL;
   rlResetError(p);
+  if (sqlite3_db_filename(p->db, p->zSchema) == NULL &&
+      sqlite3_stricmp(p->zSchema, "temp") != 0) {
+    return rlFail(p, RL_MSG_NO_SCHEMA, p->zSchema);
+  }
   i64 iVersion = 0;
   int rc = readVersion(p, &iVersion);
   if (rc != SQLITE_OK) return rc;
-  if (iVersion == 0) return rlFail(p, RL_MSG_NOT_INSTALLED, p->zSchema, p->zSchema);
+  if (iVersion < 0) return rlFail(p, RL_MSG_NOT_INSTALLED, p->zSchema, p->zSchema);
 
   sqlite3_str *pReport = sqlite3_str_new(p->db);
   if (iVersion != RAFTLITE_SCHEMA_VERSION) {
@@ -337,10 +411,12 @@ int rlCheck(RlStore *p, char **pzReport) {
   sqlite3 *pRef = NULL;
   rc = openReference(&pRef);
   if (rc == SQLITE_OK) rc = checkObjects(p, pRef, pReport);
-  for (size_t i = 0; rc == SQLITE_OK && i < sizeof(azStateCheck) / sizeof(azStateCheck[0]); i++) {
+  int bAll = 0;
+  if (rc == SQLITE_OK) rc = tablesPresent(p, &bAll);
+  for (size_t i = 0; rc == SQLITE_OK && bAll && i < sizeof(azStateCheck) / sizeof(azStateCheck[0]); i++) {
     rc = checkState(p, azStateCheck[i], pReport);
   }
-  if (rc == SQLITE_OK) rc = checkMemberships(p, pRef, pReport);
+  if (rc == SQLITE_OK && bAll) rc = checkMemberships(p, pRef, pReport);
   sqlite3_close(pRef);
   if (rc != SQLITE_OK) {
     sqlite3_free(sqlite3_str_finish(pReport));

@@ -45,6 +45,12 @@ static const char *const azStmtSql[RL_STMT_COUNT] = {
     [RL_STMT_SET_APPLIED_MEMBERSHIP] =
         "UPDATE $S.raftlite_state SET applied_term = ?1, applied_index = ?2,"
         " membership_term = ?1, membership_index = ?2, membership = json(?3)",
+    [RL_STMT_READ_APPLIED] =
+        "SELECT applied_term, applied_index, membership_term,"
+        " membership_index, membership FROM $S.raftlite_state",
+    [RL_STMT_READ_LOG_MEMBERSHIP] =
+        "SELECT term, idx, payload FROM $S.raftlite_log"
+        " WHERE kind = 'membership' AND idx > ?1 ORDER BY idx DESC LIMIT 1",
     [RL_STMT_READ_HARD_STATE] =
         "SELECT current_term, voted_for FROM $S.raftlite_hard_state",
     [RL_STMT_SAVE_HARD_STATE] =
@@ -52,6 +58,29 @@ static const char *const azStmtSql[RL_STMT_COUNT] = {
         " VALUES (1, ?1, ?2) ON CONFLICT(id) DO UPDATE"
         " SET current_term = excluded.current_term,"
         " voted_for = excluded.voted_for",
+    [RL_STMT_CHUNK_ROWID] =
+        "SELECT id FROM $S.raftlite_snapshot_chunk"
+        " WHERE snapshot = ?1 AND seq = ?2",
+    [RL_STMT_CHUNK_INSERT] =
+        "INSERT INTO $S.raftlite_snapshot_chunk(snapshot, seq, data)"
+        " VALUES (?1, ?2, ?3)",
+    [RL_STMT_SNAPSHOT_NEW] = "INSERT INTO $S.raftlite_snapshot DEFAULT VALUES",
+    [RL_STMT_SNAPSHOT_SET_SIZE] =
+        "UPDATE $S.raftlite_snapshot SET size = ?1 WHERE id = ?2",
+    /* ?1 = 0: the current snapshot; otherwise row ?1 */
+    [RL_STMT_SNAPSHOT_META] =
+        "SELECT id, snapshot_id, last_term, last_index, membership_term,"
+        " membership_index, membership, size FROM $S.raftlite_snapshot"
+        " WHERE CASE ?1 WHEN 0 THEN is_current = 1 ELSE id = ?1 END",
+    [RL_STMT_SNAPSHOT_MAKE_CURRENT] =
+        "UPDATE $S.raftlite_snapshot SET snapshot_id = ?1, last_term = ?2,"
+        " last_index = ?3, membership_term = ?4, membership_index = ?5,"
+        " membership = json(?6), is_current = 1 WHERE id = ?7",
+    [RL_STMT_SET_APPLIED_SNAPSHOT] =
+        "UPDATE $S.raftlite_state SET (applied_term, applied_index,"
+        " membership_term, membership_index, membership) ="
+        " (SELECT last_term, last_index, membership_term, membership_index,"
+        " membership FROM $S.raftlite_snapshot WHERE is_current = 1)",
 };
 
 int rlStoreInit(RlStore *p, sqlite3 *db, const char *zSchema, int bPersistent) {
@@ -164,33 +193,43 @@ static int runStmt(RlStore *p, RlStmtId eId) {
   return rc;
 }
 
-/* SPEC §5: a mutating call on a file-backed schema needs a rollback journal
-** or WAL and synchronous FULL or EXTRA, unless the store is relaxed.
-** In-memory and temp schemas are accepted as they are. */
-static int checkDurable(RlStore *p) {
-  if (p->bRelaxed) return SQLITE_OK;
-  const char *zFile = sqlite3_db_filename(p->db, p->zSchema);
-  if (zFile == NULL) {
-    /* sqlite3_db_filename() is NULL for an unknown schema, and for temp. */
-    if (sqlite3_stricmp(p->zSchema, "temp") == 0) return SQLITE_OK;
-    return rlFail(p, RL_MSG_NO_SCHEMA, p->zSchema);
-  }
-  if (zFile[0] == 0) return SQLITE_OK;
-
+/* The schema's journal mode, upper-cased ("WAL"), into zOut[16]. */
+static int journalMode(RlStore *p, char *zOut) {
   sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_JOURNAL_MODE);
   if (pStmt == NULL) return SQLITE_ERROR;
-  int rc = SQLITE_OK;
+  zOut[0] = 0;
   if (sqlite3_step(pStmt) == SQLITE_ROW) {
     const char *zMode = (const char *)sqlite3_column_text(pStmt, 0);
-    if (zMode && (sqlite3_stricmp(zMode, "off") == 0 ||
-                  sqlite3_stricmp(zMode, "memory") == 0)) {
-      rc = rlFail(p, RL_MSG_NOT_DURABLE_JOURNAL, p->zSchema, zMode);
+    int i = 0;
+    for (; zMode && zMode[i] && i < 15; i++) {
+      zOut[i] = (zMode[i] >= 'a' && zMode[i] <= 'z') ? zMode[i] - 'a' + 'A' : zMode[i];
     }
+    zOut[i] = 0;
   }
-  sqlite3_reset(pStmt);
-  if (rc != SQLITE_OK) return rc;
+  int rc = sqlite3_reset(pStmt);
+  return rc == SQLITE_OK ? rc : rlFailSqlite(p, rc);
+}
 
-  pStmt = rlStmt(p, RL_STMT_SYNCHRONOUS);
+/* SPEC §5. Every store needs a journal: without one a failed call could
+** not be rolled back. A file-backed schema also needs a journal that
+** survives a crash (not MEMORY) and synchronous FULL or EXTRA, unless the
+** store is relaxed. In-memory and temp schemas are otherwise accepted as
+** they are. */
+static int checkDurable(RlStore *p) {
+  const char *zFile = sqlite3_db_filename(p->db, p->zSchema);
+  int bTemp = sqlite3_stricmp(p->zSchema, "temp") == 0;
+  if (zFile == NULL && !bTemp) return rlFail(p, RL_MSG_NO_SCHEMA, p->zSchema);
+  char zMode[16];
+  int rc = journalMode(p, zMode);
+  if (rc != SQLITE_OK) return rc;
+  if (strcmp(zMode, "OFF") == 0) {
+    return rlFail(p, RL_MSG_NOT_ATOMIC_JOURNAL, p->zSchema);
+  }
+  if (p->bRelaxed || bTemp || zFile == NULL || zFile[0] == 0) return SQLITE_OK;
+  if (strcmp(zMode, "MEMORY") == 0) {
+    return rlFail(p, RL_MSG_NOT_DURABLE_JOURNAL, p->zSchema, zMode);
+  }
+  sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_SYNCHRONOUS);
   if (pStmt == NULL) return SQLITE_ERROR;
   if (sqlite3_step(pStmt) == SQLITE_ROW && sqlite3_column_int(pStmt, 0) < 2) {
     static const char *const azSync[] = {"OFF (0)", "NORMAL (1)"};
@@ -203,6 +242,11 @@ static int checkDurable(RlStore *p) {
 
 int rlBegin(RlStore *p) {
   rlResetError(p);
+  if (p->bBroken) return rlFail(p, RL_MSG_BROKEN);
+  /* The rules live in triggers: refuse to write where they are off. */
+  int bTriggers = 1;
+  sqlite3_db_config(p->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, -1, &bTriggers);
+  if (!bTriggers) return rlFail(p, RL_MSG_TRIGGERS_OFF);
   int rc = checkDurable(p);
   if (rc != SQLITE_OK || p->bInWritingStatement) return rc;
   /* A savepoint cannot open while a statement of this connection is
@@ -224,6 +268,9 @@ int rlEnd(RlStore *p, int rc) {
   if (rc == SQLITE_OK) {
     rc = runStmt(p, RL_STMT_RELEASE);
     if (rc == SQLITE_OK) return SQLITE_OK;
+    /* SPEC §5: after a failed commit or sync, never retry: whether the data
+    ** reached the disk is unknown until the database is reopened. */
+    if ((rc & 0xff) == SQLITE_IOERR) p->bBroken = 1;
   }
   /* Undo everything, then drop the savepoint (which, outside a caller's
   ** transaction, ends the now empty transaction). Keep the first error. */
@@ -265,3 +312,47 @@ int rlReadState(RlStore *p, RlState *pState) {
   if (rc == SQLITE_OK && !pState->last.has) pState->last = pState->purged;
   return rc;
 }
+
+/* A copy of n bytes plus a NUL, so that JSON text can be used as a string;
+** NULL for n == 0 (documented: data may be NULL when size is 0). */
+int rlCopyBytes(const void *pData, size_t n, void **ppOut) {
+  *ppOut = NULL;
+  if (n == 0) return SQLITE_OK;
+  char *z = sqlite3_malloc64(n + 1);
+  if (z == NULL) return SQLITE_NOMEM;
+  memcpy(z, pData, n);
+  z[n] = 0;
+  *ppOut = z;
+  return SQLITE_OK;
+}
+
+void rlAppliedStateFree(raftlite_applied_state *s) {
+  if (s == NULL) return;
+  sqlite3_free(s->membership_json);
+  memset(s, 0, sizeof(*s));
+}
+
+int rlReadApplied(RlStore *p, raftlite_applied_state *out) {
+  memset(out, 0, sizeof(*out));
+  sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_READ_APPLIED);
+  if (pStmt == NULL) return SQLITE_ERROR;
+  int rc = SQLITE_OK;
+  if (sqlite3_step(pStmt) == SQLITE_ROW) {
+    out->has_applied = sqlite3_column_type(pStmt, 1) != SQLITE_NULL;
+    out->last_applied.term = (uint64_t)sqlite3_column_int64(pStmt, 0);
+    out->last_applied.index = (uint64_t)sqlite3_column_int64(pStmt, 1);
+    if (sqlite3_column_type(pStmt, 4) != SQLITE_NULL) {
+      out->has_membership = 1;
+      out->membership_log_id.term = (uint64_t)sqlite3_column_int64(pStmt, 2);
+      out->membership_log_id.index = (uint64_t)sqlite3_column_int64(pStmt, 3);
+      rc = rlCopyBytes(sqlite3_column_text(pStmt, 4),
+                     (size_t)sqlite3_column_bytes(pStmt, 4),
+                     (void **)&out->membership_json);
+    }
+  }
+  int rcReset = sqlite3_reset(pStmt);
+  if (rc == SQLITE_OK && rcReset != SQLITE_OK) rc = rlFailSqlite(p, rcReset);
+  if (rc != SQLITE_OK) rlAppliedStateFree(out);
+  return rc;
+}
+

@@ -17,9 +17,10 @@
 ** (xCreate differs from xConnect): an eponymous table exists once, in main.
 **
 ** HOW IT WORKS. The rowid is idx. Every constraint on idx (or the rowid)
-** with =, >, >=, < or <= is pushed down and omitted; so are LIMIT and
-** OFFSET when nothing else is left for SQLite to check, and ORDER BY idx
-** in either direction. xFilter turns them into one range query on the
+** with =, >, >=, < or <= is pushed down and omitted; so is ORDER BY idx in
+** either direction, and LIMIT and OFFSET when nothing else is left for
+** SQLite to check (on SQLite versions that offer them safely; see
+** logBestIndex). xFilter turns them into one range query on the
 ** backing table's INTEGER PRIMARY KEY, so reading n rows of a log of any
 ** length visits about n rows (O(log N + n)).
 **
@@ -119,6 +120,10 @@ static int logClose(sqlite3_vtab_cursor *cur) {
 */
 #define LOG_PLAN_DESC 0x01
 
+/* The first SQLite release assumed to offer LIMIT/OFFSET only when every
+** WHERE term is visible to xBestIndex (3.40.1 is known not to). */
+#define LOG_LIMIT_SAFE_SINCE 3045000
+
 static int logBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo) {
   (void)pVtab;
   char zPlan[64];
@@ -157,8 +162,12 @@ static int logBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo) {
     pInfo->aConstraintUsage[i].omit = 1;
   }
   /* LIMIT and OFFSET count rows after every constraint: take them only
-  ** when no constraint is left for SQLite to apply after us. */
-  if (!bOther && iLimit >= 0) {
+  ** when no constraint is left for SQLite to apply after us. SQLite before
+  ** LOG_LIMIT_SAFE_SINCE also offers LIMIT when the WHERE clause has terms
+  ** it never shows xBestIndex (idx > term), then filters our already
+  ** limited rows: there, LIMIT is left to SQLite. The cursor is lazy, so
+  ** with ORDER BY idx consumed, LIMIT n still reads about n rows. */
+  if (!bOther && iLimit >= 0 && sqlite3_libversion_number() >= LOG_LIMIT_SAFE_SINCE) {
     zPlan[nArg++] = 'L';
     pInfo->aConstraintUsage[iLimit].argvIndex = nArg;
     pInfo->aConstraintUsage[iLimit].omit = 1;
@@ -238,6 +247,7 @@ static int narrowRange(char cOp, sqlite3_value *pVal, i64 *piLo, i64 *piHi) {
       case 'g': if (bAbove) return 0; iLo = iCeil; break;
       case '<':
         if (bBelow) return 0;
+        if (bAbove) break; /* every integer is below it */
         iHi = (rCeil == r) ? iCeil - 1 : iFloor;
         break;
       case 'l': iHi = iFloor; break;

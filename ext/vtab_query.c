@@ -18,7 +18,8 @@ typedef struct QueryVtab {
   sqlite3_vtab base; /* Base class - must be first */
   sqlite3 *db;
   const RlQueryVtab *pDef;
-  char *zSql; /* pDef->zQuery for this schema */
+  char *zSchema; /* the store's schema (argv[1] of xConnect) */
+  char *zSql;    /* pDef->zQuery for this schema */
 } QueryVtab;
 
 typedef struct QueryCursor {
@@ -41,8 +42,11 @@ static int queryConnect(sqlite3 *db, void *pAux, int argc, const char *const *ar
   memset(pNew, 0, sizeof(*pNew));
   pNew->db = db;
   pNew->pDef = pDef;
+  pNew->zSchema = sqlite3_mprintf("%s", argv[1]);
   pNew->zSql = rlExpandSchema(pDef->zQuery, argv[1]);
-  if (pNew->zSql == NULL) {
+  if (pNew->zSql == NULL || pNew->zSchema == NULL) {
+    sqlite3_free(pNew->zSchema);
+    sqlite3_free(pNew->zSql);
     sqlite3_free(pNew);
     return SQLITE_NOMEM;
   }
@@ -58,6 +62,7 @@ static int queryCreate(sqlite3 *db, void *pAux, int argc, const char *const *arg
 
 static int queryDisconnect(sqlite3_vtab *pVtab) {
   QueryVtab *p = (QueryVtab *)pVtab;
+  sqlite3_free(p->zSchema);
   sqlite3_free(p->zSql);
   sqlite3_free(p);
   return SQLITE_OK;
@@ -91,7 +96,7 @@ static int queryClose(sqlite3_vtab_cursor *cur) {
 static int queryError(QueryCursor *pCur, int rc) {
   QueryVtab *p = (QueryVtab *)pCur->base.pVtab;
   RlStore store;
-  rlStoreInit(&store, p->db, "", 0);
+  rlStoreInit(&store, p->db, p->zSchema, 0);
   rlFailSqlite(&store, rc);
   sqlite3_free(p->base.zErrMsg);
   p->base.zErrMsg = sqlite3_mprintf("%s: %s", p->pDef->zTable,

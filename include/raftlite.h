@@ -66,19 +66,24 @@ RAFTLITE_API int raftlite_register(sqlite3 *db);
 RAFTLITE_API int sqlite3_raftlite_init(sqlite3 *db, char **pzErrMsg,
                                        const sqlite3_api_routines *pApi);
 
-/* ------------------------------------------------------------------ */
-/* Value types of the storage contract (SPEC.md §6).                   */
+/* ==================================================================== */
+/* Value types of the storage contract (SPEC.md §1, §6)                  */
+/* ==================================================================== */
 
+/* A log id: ordered by term, then index. */
 typedef struct raftlite_log_id {
   uint64_t term, index;
 } raftlite_log_id;
 
+/* The hard state: the current term and the vote cast in it, if any. */
 typedef struct raftlite_hard_state {
   uint64_t current_term;
-  int has_vote; /* 0: no vote; voted_for is then ignored */
-  uint64_t voted_for;
+  int has_vote;       /* 0: no vote; voted_for is then ignored */
+  uint64_t voted_for; /* 0 is a valid node id */
 } raftlite_hard_state;
 
+/* The log state. last_log_id is the last present entry, or last_purged
+** when the log is empty, or none. */
 typedef struct raftlite_log_state {
   int has_last_purged;
   raftlite_log_id last_purged_log_id;
@@ -88,14 +93,16 @@ typedef struct raftlite_log_state {
 
 typedef enum raftlite_kind {
   RAFTLITE_BLANK = 0,     /* no payload (stored as an empty blob) */
-  RAFTLITE_NORMAL = 1,    /* application bytes, any length */
+  RAFTLITE_NORMAL = 1,    /* application bytes, any length, NULs included */
   RAFTLITE_MEMBERSHIP = 2 /* JSON text, SPEC.md §1 */
 } raftlite_kind;
 
+/* A log entry. Entries passed in are read during the call only; entries
+** returned point into memory owned by their raftlite_entries. */
 typedef struct raftlite_entry {
   raftlite_log_id log_id;
   raftlite_kind kind;
-  const void *data; /* payload; may be NULL when size is 0 */
+  const void *data; /* the payload; may be NULL when size is 0 */
   size_t size;
 } raftlite_entry;
 
@@ -104,10 +111,71 @@ typedef struct raftlite_entries {
   size_t n;
 } raftlite_entries;
 
+/* The applied state: last_applied, and the applied membership with the log
+** id that carried it. membership_json is owned by the struct: free it with
+** raftlite_applied_state_free(). */
+typedef struct raftlite_applied_state {
+  int has_applied;
+  raftlite_log_id last_applied;
+  int has_membership;
+  raftlite_log_id membership_log_id;
+  char *membership_json;
+} raftlite_applied_state;
+
+/* What applying one entry returned: bytes allocated with sqlite3_malloc(),
+** owned by whoever holds the struct. */
 typedef struct raftlite_response {
-  void *data; /* sqlite3_malloc'd */
+  void *data;
   size_t size;
 } raftlite_response;
+
+typedef struct raftlite_responses {
+  raftlite_response *a;
+  size_t n;
+} raftlite_responses;
+
+/* A snapshot's meta. membership_json is owned by the struct: free it with
+** raftlite_snapshot_meta_free() when raftlite filled it in. */
+typedef struct raftlite_snapshot_meta {
+  raftlite_log_id last_log_id;
+  char snapshot_id[128]; /* NUL-terminated, unique within the store */
+  int has_membership;
+  raftlite_log_id membership_log_id;
+  char *membership_json;
+} raftlite_snapshot_meta;
+
+/* What install_snapshot changed. */
+typedef struct raftlite_sm_changes {
+  int has_last_applied;
+  raftlite_log_id last_applied;
+  int is_snapshot;
+} raftlite_sm_changes;
+
+/*
+** The application's state machine. Every callback runs inside the store's
+** transaction (a savepoint) on the store's connection db, so that what it
+** writes to its own tables commits or rolls back with last_applied. A
+** callback returns SQLITE_OK, or an SQLite result code that fails the call:
+** the code is passed through and the store is left unchanged.
+**
+**   apply     applies one normal entry (blank and membership entries never
+**             reach it) and may set *out to response bytes allocated with
+**             sqlite3_malloc() (the store takes ownership).
+**   snapshot  writes the state machine's content to w (raftlite_snapshot_
+**             write); called by raftlite_build_snapshot().
+**   restore   replaces the state machine's content by what r holds, read
+**             from offset 0 (exactly the bytes snapshot wrote); called by
+**             raftlite_install_snapshot().
+** A NULL callback is a no-op (apply gives an empty response, snapshot
+** writes no bytes, restore reads none).
+*/
+typedef struct raftlite_snapshot raftlite_snapshot; /* a byte stream */
+typedef struct raftlite_state_machine {
+  void *ctx;
+  int (*apply)(void *ctx, sqlite3 *db, const raftlite_entry *e, raftlite_response *out);
+  int (*snapshot)(void *ctx, sqlite3 *db, raftlite_snapshot *w);
+  int (*restore)(void *ctx, sqlite3 *db, raftlite_snapshot *r);
+} raftlite_state_machine;
 
 /* Which rule a refused call broke (SPEC.md §2). */
 typedef enum raftlite_violation_kind {
@@ -131,6 +199,234 @@ typedef enum raftlite_violation_kind {
 
 #define RAFTLITE_UNBOUNDED UINT64_MAX
 #define RAFTLITE_OPEN_RELAXED 0x1 /* accept settings that cannot make a successful call durable */
+
+/* ==================================================================== */
+/* The store handle                                                      */
+/* ==================================================================== */
+
+/*
+** A raftlite handle is one store — the raftlite tables of one schema — on
+** one connection. Like the connection, it is used by one thread at a time;
+** it holds prepared statements of that connection until raftlite_close().
+**
+** Return codes are SQLite result codes. A call that breaks a rule of
+** SPEC.md §2 returns SQLITE_CONSTRAINT (SQLITE_NOTFOUND for
+** LogIndexNotFound, SQLITE_RANGE or SQLITE_MISMATCH for a value out of
+** range), leaves the store unchanged, and raftlite_violation() names the
+** rule; raftlite_errmsg() gives a sentence with the ids involved. The next
+** successful call resets both. On error, out-parameters are left empty
+** and need no freeing.
+**
+** Every call is atomic. Outside a caller's transaction, a call that
+** returned SQLITE_OK is committed and durable. Inside one (BEGIN ...
+** COMMIT on the connection), calls nest as savepoints and the caller's
+** COMMIT is the durability point — so a node can make an append and a vote
+** durable with one sync:
+**
+**     sqlite3_exec(db, "BEGIN", 0, 0, 0);
+**     rc = raftlite_append_to_log(store, entries, n);
+**     if (rc == SQLITE_OK) rc = raftlite_save_hard_state(store, &hs);
+**     sqlite3_exec(db, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK", 0, 0, 0);
+**
+** After an I/O error on commit, the handle refuses every write until the
+** store is reopened: a failed sync is never retried.
+*/
+typedef struct raftlite raftlite;
+
+/*
+** Opens the store in schema zSchema ("main" when NULL) of db, installing or
+** upgrading it as raft_install() does, and reclaiming receiving snapshot
+** streams a crash left behind. The connection must have triggers enabled
+** (SQLITE_DBCONFIG_ENABLE_TRIGGER) and, for a file-backed schema, a
+** journal_mode other than OFF or MEMORY and synchronous FULL or EXTRA;
+** otherwise SQLITE_MISUSE, unless flags has RAFTLITE_OPEN_RELAXED (which
+** waives the journal and sync checks, never the triggers). No setting of
+** the connection is changed. raftlite_open(db, s, pp) is
+** raftlite_open_v2(db, s, 0, pp).
+**
+** @param[in]  db      an open connection; must outlive the handle
+** @param[in]  zSchema the schema ("main", "temp", an attached name)
+** @param[in]  flags   0 or RAFTLITE_OPEN_RELAXED
+** @param[out] ppStore the handle; NULL on error
+** @return SQLITE_OK; SQLITE_MISUSE (settings, NULL arguments, unknown
+** flags); SQLITE_ERROR (no such schema, a store newer than this library);
+** SQLITE_NOMEM; another code from SQLite. On error the reason is also sent
+** to SQLite's error log (sqlite3_config(SQLITE_CONFIG_LOG)), since no
+** handle carries it.
+*/
+RAFTLITE_API int raftlite_open(sqlite3 *db, const char *zSchema, raftlite **ppStore);
+RAFTLITE_API int raftlite_open_v2(sqlite3 *db, const char *zSchema, int flags,
+                                  raftlite **ppStore);
+
+/* Closes the handle and finalizes its statements; the connection's
+** sqlite3_close() then succeeds. Close every snapshot stream of the handle
+** first. A NULL handle is a no-op. */
+RAFTLITE_API void raftlite_close(raftlite *p);
+
+/* The last error as a sentence ("LogsNonConsecutive: last log id is 1-2,
+** got 1-4"), valid until the next call on the handle. */
+RAFTLITE_API const char *raftlite_errmsg(raftlite *p);
+
+/* The rule the last failed call broke, or RAFTLITE_NO_VIOLATION. */
+RAFTLITE_API raftlite_violation_kind raftlite_violation(raftlite *p);
+
+/* Plugs the application's state machine in (the struct is copied; NULL
+** removes it). Normal entries then go to sm->apply instead of being
+** applied as no-ops. Returns SQLITE_OK. */
+RAFTLITE_API int raftlite_set_state_machine(raftlite *p, const raftlite_state_machine *sm);
+
+/* ==================================================================== */
+/* RaftStorage: hard state and log                                       */
+/* ==================================================================== */
+
+/* save_hard_state. The term never decreases (TERM_NOT_ASCENDING); within a
+** term a vote once set never changes and is never cleared
+** (VOTED_FOR_CHANGED). Values above 2^63-1: SQLITE_RANGE, OUT_OF_RANGE. */
+RAFTLITE_API int raftlite_save_hard_state(raftlite *p, const raftlite_hard_state *hs);
+
+/* read_hard_state: *pFound is 0 (and *hs zeroed) if never saved. */
+RAFTLITE_API int raftlite_read_hard_state(raftlite *p, raftlite_hard_state *hs, int *pFound);
+
+/* get_log_state (SPEC.md §1). */
+RAFTLITE_API int raftlite_get_log_state(raftlite *p, raftlite_log_state *out);
+
+/*
+** try_get_log_entries: the present entries with start <= index < stop, in
+** order (missing ones are absent; start >= stop gives none). stop =
+** RAFTLITE_UNBOUNDED means no upper bound; any other value above 2^63-1 is
+** OUT_OF_RANGE. *out owns the entries and their payloads (a payload of
+** size 0 has data NULL; a membership payload is followed by a NUL): free
+** them with raftlite_entries_free(). Memory grows with the entries
+** returned: read a long log in ranges.
+*/
+RAFTLITE_API int raftlite_try_get_log_entries(raftlite *p, uint64_t start, uint64_t stop,
+                                              raftlite_entries *out);
+RAFTLITE_API void raftlite_entries_free(raftlite_entries *e);
+
+/*
+** append_to_log: n entries, one atomic append. Refused: n == 0
+** (LOGS_EMPTY); indexes not consecutive or terms going down inside the
+** batch, or a first entry not following the reference id — the greatest
+** of the last entry, last_purged and last_applied (LOGS_NON_CONSECUTIVE);
+** an invalid membership (INVALID_MEMBERSHIP); an unknown kind or a value
+** above 2^63-1 (OUT_OF_RANGE). The entries are read during the call only.
+*/
+RAFTLITE_API int raftlite_append_to_log(raftlite *p, const raftlite_entry *a, size_t n);
+
+/* delete_conflict_logs_since: removes the entries with index >=
+** since.index, which must be above last_applied (APPLIED_WONT_CONFLICT). */
+RAFTLITE_API int raftlite_delete_conflict_logs_since(raftlite *p, raftlite_log_id since);
+
+/*
+** purge_logs_upto: removes the entries with index <= upto.index and sets
+** last_purged = upto. Refused: upto above last_applied (PURGE_NON_APPLIED);
+** a present entry at upto.index with another term, or upto past the last
+** entry but below it (LOG_ID_MISMATCH). upto <= last_purged is a no-op.
+*/
+RAFTLITE_API int raftlite_purge_logs_upto(raftlite *p, raftlite_log_id upto);
+
+/* get_log_id (provided): the log id of the entry at index, or
+** SQLITE_NOTFOUND with LOG_INDEX_NOT_FOUND. */
+RAFTLITE_API int raftlite_get_log_id(raftlite *p, uint64_t index, raftlite_log_id *out);
+
+/* ==================================================================== */
+/* RaftStorage: state machine                                            */
+/* ==================================================================== */
+
+/* last_applied_state. Free *out with raftlite_applied_state_free(). */
+RAFTLITE_API int raftlite_last_applied_state(raftlite *p, raftlite_applied_state *out);
+RAFTLITE_API void raftlite_applied_state_free(raftlite_applied_state *s);
+
+/*
+** apply_to_state_machine: applies n entries in one transaction with the
+** state machine's own writes. Refused: n == 0 (LOGS_EMPTY); the first index
+** not last_applied.index + 1 (any index on a fresh state machine), a log id
+** not above the previous one, or indexes not consecutive
+** (APPLY_NON_CONSECUTIVE); an index present in the log with another term
+** (LOG_ID_MISMATCH); a log entry left above last_applied with a lower log id
+** (DIRTY_LOG). A failing apply callback's code is returned as it is. Any
+** failure applies none of the batch. *out gets one response per entry
+** (empty for blank and membership entries): free it with
+** raftlite_responses_free().
+*/
+RAFTLITE_API int raftlite_apply_to_state_machine(raftlite *p, const raftlite_entry *a, size_t n,
+                                                 raftlite_responses *out);
+RAFTLITE_API void raftlite_responses_free(raftlite_responses *r);
+
+/* get_membership (provided): the last membership entry in the log above
+** last_applied, else the applied membership; only the membership fields of
+** *out are set. Free with raftlite_applied_state_free(). */
+RAFTLITE_API int raftlite_get_membership(raftlite *p, raftlite_applied_state *out);
+
+/* get_initial_state (provided): the log state, last_applied with the
+** membership get_membership() returns, and the hard state (*pHasHardState
+** 0 if never saved). When the log ends below last_applied it first purges
+** the log up to last_applied, as openraft does. Free *applied with
+** raftlite_applied_state_free(). */
+RAFTLITE_API int raftlite_get_initial_state(raftlite *p, raftlite_log_state *log,
+                                            raftlite_applied_state *applied,
+                                            raftlite_hard_state *hs, int *pHasHardState);
+
+/* ==================================================================== */
+/* RaftStorage: snapshots                                                */
+/* ==================================================================== */
+
+/*
+** build_snapshot: the state machine's snapshot callback writes its content
+** as of last_applied into a new snapshot, which becomes the current one
+** (the previous is deleted). Refused when nothing was applied
+** (NOTHING_APPLIED). *meta gets its meta (free with
+** raftlite_snapshot_meta_free()) and *ppData a read stream positioned at 0
+** (close with raftlite_snapshot_close()).
+*/
+RAFTLITE_API int raftlite_build_snapshot(raftlite *p, raftlite_snapshot_meta *meta,
+                                         raftlite_snapshot **ppData);
+
+/* begin_receiving_snapshot: a new, empty, writable, readable, seekable
+** stream. Its bytes are stored as they are written; if the process dies
+** before install, the next raftlite_open() reclaims them. */
+RAFTLITE_API int raftlite_begin_receiving_snapshot(raftlite *p, raftlite_snapshot **ppData);
+
+/*
+** install_snapshot: takes ownership of data, a stream from
+** raftlite_begin_receiving_snapshot() of this store, and closes it whether
+** it succeeds or not. Refused: meta->last_log_id below last_applied
+** (SNAPSHOT_STALE); an invalid membership (INVALID_MEMBERSHIP); a failing
+** restore callback (its code). Otherwise, in one transaction: the state
+** machine's restore callback reads the stream from offset 0; last_applied
+** and the applied membership become the meta's (a meta without membership
+** leaves none); the log keeps the entries after meta->last_log_id if it
+** holds exactly that id and loses all of them otherwise; last_purged =
+** meta->last_log_id; the snapshot becomes the current one. *out says
+** last_applied = meta->last_log_id, is_snapshot = 1.
+*/
+RAFTLITE_API int raftlite_install_snapshot(raftlite *p, const raftlite_snapshot_meta *meta,
+                                           raftlite_snapshot *data, raftlite_sm_changes *out);
+
+/* get_current_snapshot: the current snapshot's meta (free with
+** raftlite_snapshot_meta_free()) and a read stream, or *ppData NULL when
+** there is none. */
+RAFTLITE_API int raftlite_get_current_snapshot(raftlite *p, raftlite_snapshot_meta *meta,
+                                               raftlite_snapshot **ppData);
+RAFTLITE_API void raftlite_snapshot_meta_free(raftlite_snapshot_meta *meta);
+
+/*
+** Snapshot streams. A stream holds no statement or blob handle between
+** calls, so it never blocks a commit; it belongs to its handle's thread.
+**   read   up to n bytes at the position into buf; *pRead is how many
+**          (0 at the end, with SQLITE_OK).
+**   write  n bytes at the position (receiving streams only; else
+**          SQLITE_READONLY); past the end the gap reads as zeros. Each write
+**          is atomic and, outside a caller's transaction, durable.
+**   seek   SEEK_SET, SEEK_CUR or SEEK_END; *pPos (may be NULL) gets the new
+**          position. A position below 0 is SQLITE_RANGE.
+**   close  frees the stream (not its stored bytes). NULL is a no-op.
+*/
+RAFTLITE_API int raftlite_snapshot_read(raftlite_snapshot *s, void *buf, size_t n, size_t *pRead);
+RAFTLITE_API int raftlite_snapshot_write(raftlite_snapshot *s, const void *buf, size_t n);
+RAFTLITE_API int raftlite_snapshot_seek(raftlite_snapshot *s, int64_t offset, int whence,
+                                        uint64_t *pPos);
+RAFTLITE_API void raftlite_snapshot_close(raftlite_snapshot *s);
 
 #ifdef __cplusplus
 }

@@ -41,6 +41,12 @@ CREATE TABLE IF NOT EXISTS raftlite_log(
     END)
 ) STRICT;
 
+-- get_membership() reads the last membership entry above last_applied:
+-- this partial index makes that a lookup, and costs nothing for the other
+-- entries.
+CREATE INDEX IF NOT EXISTS raftlite_log_memberships
+  ON raftlite_log(idx) WHERE kind = 'membership';
+
 -- Log state and applied state: exactly one row, created by raft_install().
 --   purged_*      last_purged_log_id
 --   applied_*     last_applied log id

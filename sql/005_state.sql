@@ -42,11 +42,17 @@ BEGIN
          OR new.purged_term < old.purged_term
          OR (new.purged_term = old.purged_term
              AND new.purged_index < old.purged_index));
-  SELECT RAISE(ABORT, 'raft_state: PurgeNonApplied')
-  WHERE new.applied_index IS NULL OR new.purged_index > new.applied_index;
   SELECT RAISE(ABORT, 'raft_state: LogIdMismatch')
   FROM raftlite_log AS e
   WHERE e.idx = new.purged_index AND e.term <> new.purged_term;
+  SELECT RAISE(ABORT, 'raft_state: PurgeNonApplied')
+  WHERE new.applied_index IS NULL
+     OR new.purged_index > new.applied_index
+     OR (new.purged_term, new.purged_index) > (new.applied_term, new.applied_index);
+  -- The present entries must follow last_purged directly.
+  SELECT RAISE(ABORT, 'raft_state: LogsNonConsecutive')
+  FROM (SELECT idx FROM raftlite_log ORDER BY idx LIMIT 1) AS first
+  WHERE new.purged_index < first.idx - 1;
   SELECT RAISE(ABORT, 'raft_state: LogIdMismatch')
   FROM (SELECT idx, term FROM raftlite_log ORDER BY idx DESC LIMIT 1) AS last
   WHERE new.purged_index > last.idx AND new.purged_term < last.term;
@@ -83,19 +89,32 @@ END;
 
 CREATE TRIGGER IF NOT EXISTS raftlite_state_membership
 BEFORE UPDATE OF membership_term, membership_index, membership ON raftlite_state
-WHEN new.membership_term IS NOT old.membership_term
-  OR new.membership_index IS NOT old.membership_index
-  OR new.membership IS NOT old.membership
+WHEN (new.membership_term IS NOT old.membership_term
+      OR new.membership_index IS NOT old.membership_index
+      OR new.membership IS NOT old.membership)
+  -- install_snapshot: exactly the current snapshot's membership, as
+  -- last_applied becomes its last log id.
+  AND NOT EXISTS (
+    SELECT 1 FROM raftlite_snapshot AS s
+    WHERE s.is_current = 1
+      AND s.last_term = new.applied_term AND s.last_index = new.applied_index
+      AND s.membership_term IS new.membership_term
+      AND s.membership_index IS new.membership_index
+      AND s.membership IS new.membership)
 BEGIN
+  -- Otherwise a membership carried by a greater log id, not above
+  -- last_applied, and the one the log holds at that id if it holds it.
   SELECT RAISE(ABORT, 'raft_state: InvalidMembership')
   WHERE new.membership IS NULL
-     OR new.membership_term > new.applied_term
-     OR (new.membership_term = new.applied_term
-         AND new.membership_index > new.applied_index)
+     OR (new.membership_term, new.membership_index)
+        > (new.applied_term, new.applied_index)
      OR (old.membership_index IS NOT NULL
-         AND (new.membership_term < old.membership_term
-              OR (new.membership_term = old.membership_term
-                  AND new.membership_index < old.membership_index)));
+         AND (new.membership_term, new.membership_index)
+             <= (old.membership_term, old.membership_index))
+     OR EXISTS (SELECT 1 FROM raftlite_log
+                WHERE idx = new.membership_index
+                  AND (term <> new.membership_term OR kind <> 'membership'
+                       OR payload IS NOT new.membership));
   INSERT INTO raftlite_membership_check VALUES (new.membership);
 END;
 

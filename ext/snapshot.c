@@ -1,0 +1,454 @@
+/*
+** snapshot.c — snapshots: streams over chunked storage, and the
+** operations build_snapshot, begin_receiving_snapshot, install_snapshot
+** and get_current_snapshot (SPEC §2, §6).
+**
+** Storage. A snapshot is a row of raftlite_snapshot (its meta and size)
+** and the rows of raftlite_snapshot_chunk holding its bytes in chunks of
+** RL_CHUNK bytes: chunk seq holds bytes [seq*RL_CHUNK, (seq+1)*RL_CHUNK).
+** Every chunk is a full RL_CHUNK-byte blob (the size lives in the snapshot
+** row), so that incremental BLOB I/O — which cannot grow a blob — can write
+** anywhere in it; a chunk never written reads as zeros.
+**
+** Streams hold no statement and no blob handle between calls: an open blob
+** handle would block commits on the connection (SPEC §5). Each call looks
+** its chunks up, opens, reads or writes, and closes. Memory does not grow
+** with the snapshot's size: a call touches the chunks it needs, one at a
+** time, through SQLite's page cache.
+**
+** A receiving stream is a row whose snapshot_id is still NULL. Rows left so
+** by a crash are reclaimed by raftlite_open().
+*/
+#include "raftlite_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define RL_CHUNK 65536
+
+struct raftlite_snapshot {
+  RlStore *pStore;
+  i64 iRow;       /* raftlite_snapshot.id */
+  i64 iPos;       /* the stream position */
+  i64 nSize;      /* bytes in the stream */
+  int bWritable;  /* a receiving stream */
+};
+
+static int execOnRow(RlStore *p, const char *zTemplate, i64 iRow) {
+  char *zSql = rlExpandSchema(zTemplate, p->zSchema);
+  if (zSql == NULL) return SQLITE_NOMEM;
+  sqlite3_stmt *pStmt = NULL;
+  int rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, NULL);
+  sqlite3_free(zSql);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_int64(pStmt, 1, iRow);
+    sqlite3_step(pStmt);
+    rc = sqlite3_finalize(pStmt);
+  }
+  return rc == SQLITE_OK ? rc : rlFailSqlite(p, rc);
+}
+
+int rlReclaimReceiving(RlStore *p) {
+  int rc = rlBegin(p);
+  if (rc == SQLITE_OK) {
+    rc = execOnRow(p, "DELETE FROM $S.raftlite_snapshot"
+                      " WHERE snapshot_id IS NULL AND id <> ?1", -1);
+  }
+  return rlEnd(p, rc);
+}
+
+static raftlite_snapshot *newStream(RlStore *p, i64 iRow, i64 nSize, int bWritable) {
+  raftlite_snapshot *s = sqlite3_malloc(sizeof(*s));
+  if (s == NULL) return NULL;
+  s->pStore = p;
+  s->iRow = iRow;
+  s->iPos = 0;
+  s->nSize = nSize;
+  s->bWritable = bWritable;
+  return s;
+}
+
+void raftlite_snapshot_close(raftlite_snapshot *s) { sqlite3_free(s); }
+
+/* The rowid of chunk iSeq of the stream's snapshot, or 0 if not stored. */
+static int chunkRowid(raftlite_snapshot *s, i64 iSeq, i64 *piRowid) {
+  sqlite3_stmt *pStmt = rlStmt(s->pStore, RL_STMT_CHUNK_ROWID);
+  if (pStmt == NULL) return SQLITE_ERROR;
+  sqlite3_bind_int64(pStmt, 1, s->iRow);
+  sqlite3_bind_int64(pStmt, 2, iSeq);
+  *piRowid = sqlite3_step(pStmt) == SQLITE_ROW ? sqlite3_column_int64(pStmt, 0) : 0;
+  int rc = sqlite3_reset(pStmt);
+  return rc == SQLITE_OK ? rc : rlFailSqlite(s->pStore, rc);
+}
+
+static int blobIo(raftlite_snapshot *s, i64 iRowid, int bWrite, void *pBuf,
+                  int n, int iOffset) {
+  sqlite3_blob *pBlob = NULL;
+  int rc = sqlite3_blob_open(s->pStore->db, s->pStore->zSchema,
+                             "raftlite_snapshot_chunk", "data", iRowid, bWrite,
+                             &pBlob);
+  if (rc == SQLITE_OK) {
+    rc = bWrite ? sqlite3_blob_write(pBlob, pBuf, n, iOffset)
+                : sqlite3_blob_read(pBlob, pBuf, n, iOffset);
+  }
+  int rcClose = sqlite3_blob_close(pBlob);
+  if (rc == SQLITE_OK) rc = rcClose;
+  return rc == SQLITE_OK ? rc : rlFailSqlite(s->pStore, rc);
+}
+
+int raftlite_snapshot_read(raftlite_snapshot *s, void *buf, size_t n, size_t *pRead) {
+  *pRead = 0;
+  rlResetError(s->pStore);
+  i64 nLeft = s->nSize - s->iPos;
+  if (nLeft <= 0 || n == 0) return SQLITE_OK;
+  if ((i64)n > nLeft) n = (size_t)nLeft;
+  int rc = SQLITE_OK;
+  unsigned char *pOut = buf;
+  while (rc == SQLITE_OK && n > 0) {
+    i64 iSeq = s->iPos / RL_CHUNK;
+    int iOffset = (int)(s->iPos % RL_CHUNK);
+    int nPart = RL_CHUNK - iOffset;
+    if ((size_t)nPart > n) nPart = (int)n;
+    i64 iRowid;
+    rc = chunkRowid(s, iSeq, &iRowid);
+    if (rc != SQLITE_OK) break;
+    if (iRowid == 0) {
+      memset(pOut, 0, (size_t)nPart); /* never written: zeros */
+    } else {
+      rc = blobIo(s, iRowid, 0, pOut, nPart, iOffset);
+      if (rc != SQLITE_OK) break;
+    }
+    pOut += nPart;
+    n -= (size_t)nPart;
+    s->iPos += nPart;
+    *pRead += (size_t)nPart;
+  }
+  return rc;
+}
+
+/* Writes within one chunk. A whole chunk is inserted as it is; a part of
+** one goes through incremental BLOB I/O into a zero-filled chunk. */
+static int writeChunkPart(raftlite_snapshot *s, i64 iSeq, int iOffset,
+                          const void *pBuf, int n) {
+  i64 iRowid;
+  int rc = chunkRowid(s, iSeq, &iRowid);
+  if (rc != SQLITE_OK) return rc;
+  if (iRowid == 0) {
+    int bWhole = iOffset == 0 && n == RL_CHUNK;
+    sqlite3_stmt *pStmt = rlStmt(s->pStore, RL_STMT_CHUNK_INSERT);
+    if (pStmt == NULL) return SQLITE_ERROR;
+    sqlite3_bind_int64(pStmt, 1, s->iRow);
+    sqlite3_bind_int64(pStmt, 2, iSeq);
+    if (bWhole) {
+      sqlite3_bind_blob(pStmt, 3, pBuf, n, SQLITE_STATIC);
+    } else {
+      sqlite3_bind_zeroblob(pStmt, 3, RL_CHUNK);
+    }
+    sqlite3_step(pStmt);
+    rc = sqlite3_reset(pStmt);
+    sqlite3_clear_bindings(pStmt); /* pBuf is the caller's */
+    if (rc != SQLITE_OK) return rlFailSqlite(s->pStore, rc);
+    if (bWhole) return SQLITE_OK;
+    iRowid = sqlite3_last_insert_rowid(s->pStore->db);
+  }
+  return blobIo(s, iRowid, 1, (void *)pBuf, n, iOffset);
+}
+
+int raftlite_snapshot_write(raftlite_snapshot *s, const void *buf, size_t n) {
+  RlStore *p = s->pStore;
+  rlResetError(p);
+  if (!s->bWritable) return rlFail(p, RL_MSG_STREAM_READ_ONLY);
+  if (n == 0) return SQLITE_OK;
+  int rc = rlBegin(p);
+  const unsigned char *pIn = buf;
+  i64 iPos = s->iPos;
+  size_t nLeft = n;
+  while (rc == SQLITE_OK && nLeft > 0) {
+    i64 iSeq = iPos / RL_CHUNK;
+    int iOffset = (int)(iPos % RL_CHUNK);
+    int nPart = RL_CHUNK - iOffset;
+    if ((size_t)nPart > nLeft) nPart = (int)nLeft;
+    rc = writeChunkPart(s, iSeq, iOffset, pIn, nPart);
+    pIn += nPart;
+    nLeft -= (size_t)nPart;
+    iPos += nPart;
+  }
+  i64 nSize = iPos > s->nSize ? iPos : s->nSize;
+  if (rc == SQLITE_OK && nSize != s->nSize) {
+    sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_SNAPSHOT_SET_SIZE);
+    if (pStmt == NULL) {
+      rc = SQLITE_ERROR;
+    } else {
+      sqlite3_bind_int64(pStmt, 1, nSize);
+      sqlite3_bind_int64(pStmt, 2, s->iRow);
+      sqlite3_step(pStmt);
+      rc = sqlite3_reset(pStmt);
+      if (rc != SQLITE_OK) rc = rlFailSqlite(p, rc);
+    }
+  }
+  rc = rlEnd(p, rc);
+  if (rc == SQLITE_OK) {
+    s->iPos = iPos;
+    s->nSize = nSize;
+  }
+  return rc;
+}
+
+int raftlite_snapshot_seek(raftlite_snapshot *s, int64_t offset, int whence,
+                           uint64_t *pPos) {
+  rlResetError(s->pStore);
+  i64 iBase;
+  switch (whence) {
+    case SEEK_SET: iBase = 0; break;
+    case SEEK_CUR: iBase = s->iPos; break;
+    case SEEK_END: iBase = s->nSize; break;
+    default: return rlFail(s->pStore, RL_MSG_SEEK, (long long)offset, whence);
+  }
+  if ((offset < 0 && -offset > iBase) || (offset > 0 && offset > INT64_MAX - iBase)) {
+    return rlFail(s->pStore, RL_MSG_SEEK, (long long)offset, whence);
+  }
+  s->iPos = iBase + offset;
+  if (pPos) *pPos = (uint64_t)s->iPos;
+  return SQLITE_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* The operations                                                      */
+
+int rlBeginReceiving(RlStore *p, raftlite_snapshot **ppStream) {
+  *ppStream = NULL;
+  int rc = rlBegin(p);
+  sqlite3_stmt *pStmt = rc == SQLITE_OK ? rlStmt(p, RL_STMT_SNAPSHOT_NEW) : NULL;
+  if (rc == SQLITE_OK && pStmt == NULL) rc = SQLITE_ERROR;
+  if (rc == SQLITE_OK) {
+    sqlite3_step(pStmt);
+    rc = sqlite3_reset(pStmt);
+    if (rc != SQLITE_OK) rc = rlFailSqlite(p, rc);
+  }
+  i64 iRow = sqlite3_last_insert_rowid(p->db);
+  rc = rlEnd(p, rc);
+  if (rc == SQLITE_OK) {
+    *ppStream = newStream(p, iRow, 0, 1);
+    if (*ppStream == NULL) rc = SQLITE_NOMEM;
+  }
+  return rc;
+}
+
+/* Reads the meta of the current snapshot (or of row iRow when iRow > 0)
+** into *pMeta; *pbFound is 0 when there is none. */
+static int readMeta(RlStore *p, i64 iRow, raftlite_snapshot_meta *pMeta,
+                    i64 *piRow, i64 *pnSize, int *pbFound) {
+  memset(pMeta, 0, sizeof(*pMeta));
+  *pbFound = 0;
+  sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_SNAPSHOT_META);
+  if (pStmt == NULL) return SQLITE_ERROR;
+  sqlite3_bind_int64(pStmt, 1, iRow);
+  int rc = SQLITE_OK;
+  if (sqlite3_step(pStmt) == SQLITE_ROW) {
+    *pbFound = 1;
+    *piRow = sqlite3_column_int64(pStmt, 0);
+    sqlite3_snprintf(sizeof(pMeta->snapshot_id), pMeta->snapshot_id, "%s",
+                     (const char *)sqlite3_column_text(pStmt, 1));
+    pMeta->last_log_id.term = (uint64_t)sqlite3_column_int64(pStmt, 2);
+    pMeta->last_log_id.index = (uint64_t)sqlite3_column_int64(pStmt, 3);
+    if (sqlite3_column_type(pStmt, 6) != SQLITE_NULL) {
+      pMeta->has_membership = 1;
+      pMeta->membership_log_id.term = (uint64_t)sqlite3_column_int64(pStmt, 4);
+      pMeta->membership_log_id.index = (uint64_t)sqlite3_column_int64(pStmt, 5);
+      pMeta->membership_json = sqlite3_mprintf("%s", sqlite3_column_text(pStmt, 6));
+      if (pMeta->membership_json == NULL) rc = SQLITE_NOMEM;
+    }
+    *pnSize = sqlite3_column_int64(pStmt, 7);
+  }
+  int rcReset = sqlite3_reset(pStmt);
+  if (rc == SQLITE_OK && rcReset != SQLITE_OK) rc = rlFailSqlite(p, rcReset);
+  if (rc != SQLITE_OK) {
+    sqlite3_free(pMeta->membership_json);
+    memset(pMeta, 0, sizeof(*pMeta));
+    *pbFound = 0;
+  }
+  return rc;
+}
+
+int rlGetCurrentSnapshot(RlStore *p, raftlite_snapshot_meta *pMeta,
+                         raftlite_snapshot **ppStream) {
+  *ppStream = NULL;
+  rlResetError(p);
+  i64 iRow = 0, nSize = 0;
+  int bFound;
+  int rc = readMeta(p, 0, pMeta, &iRow, &nSize, &bFound);
+  if (rc == SQLITE_OK && bFound) {
+    *ppStream = newStream(p, iRow, nSize, 0);
+    if (*ppStream == NULL) {
+      sqlite3_free(pMeta->membership_json);
+      memset(pMeta, 0, sizeof(*pMeta));
+      rc = SQLITE_NOMEM;
+    }
+  }
+  return rc;
+}
+
+/* Makes row iRow, with the meta given, the current snapshot, and deletes
+** every other stored snapshot (receiving streams are kept). */
+static int makeCurrent(RlStore *p, i64 iRow, const raftlite_snapshot_meta *pMeta) {
+  sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_SNAPSHOT_MAKE_CURRENT);
+  if (pStmt == NULL) return SQLITE_ERROR;
+  sqlite3_bind_text(pStmt, 1, pMeta->snapshot_id, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(pStmt, 2, (i64)pMeta->last_log_id.term);
+  sqlite3_bind_int64(pStmt, 3, (i64)pMeta->last_log_id.index);
+  if (pMeta->has_membership) {
+    sqlite3_bind_int64(pStmt, 4, (i64)pMeta->membership_log_id.term);
+    sqlite3_bind_int64(pStmt, 5, (i64)pMeta->membership_log_id.index);
+    sqlite3_bind_text(pStmt, 6, pMeta->membership_json ? pMeta->membership_json : "",
+                      -1, SQLITE_TRANSIENT);
+  }
+  sqlite3_bind_int64(pStmt, 7, iRow);
+  int rc = execOnRow(p, "UPDATE $S.raftlite_snapshot SET is_current = 0"
+                        " WHERE is_current = 1 AND id <> ?1", iRow);
+  if (rc == SQLITE_OK) {
+    sqlite3_step(pStmt);
+    rc = sqlite3_reset(pStmt);
+    if (rc != SQLITE_OK) rc = rlFailSqlite(p, rc);
+  }
+  if (rc == SQLITE_OK) {
+    rc = execOnRow(p, "DELETE FROM $S.raftlite_snapshot"
+                      " WHERE id <> ?1 AND snapshot_id IS NOT NULL", iRow);
+  }
+  return rc;
+}
+
+int rlBuildSnapshot(RlStore *p, raftlite_snapshot_meta *pMeta,
+                    raftlite_snapshot **ppStream) {
+  memset(pMeta, 0, sizeof(*pMeta));
+  *ppStream = NULL;
+  RlState state;
+  int rc = rlBegin(p);
+  if (rc == SQLITE_OK) rc = rlReadState(p, &state);
+  if (rc == SQLITE_OK && !state.applied.has) rc = rlFail(p, RL_MSG_NOTHING_APPLIED);
+  raftlite_snapshot *w = NULL;
+  if (rc == SQLITE_OK) rc = rlBeginReceiving(p, &w);
+  if (rc == SQLITE_OK && p->sm.snapshot) rc = p->sm.snapshot(p->sm.ctx, p->db, w);
+
+  /* The meta: as of last_applied, with the applied membership. */
+  raftlite_snapshot_meta meta;
+  memset(&meta, 0, sizeof(meta));
+  if (rc == SQLITE_OK) {
+    raftlite_applied_state applied;
+    rc = rlReadApplied(p, &applied);
+    if (rc == SQLITE_OK) {
+      meta.last_log_id = applied.last_applied;
+      meta.has_membership = applied.has_membership;
+      meta.membership_log_id = applied.membership_log_id;
+      meta.membership_json = applied.membership_json;
+      sqlite3_snprintf(sizeof(meta.snapshot_id), meta.snapshot_id, "%lld-%lld-%lld",
+                       (i64)meta.last_log_id.term, (i64)meta.last_log_id.index,
+                       w->iRow);
+      rc = makeCurrent(p, w->iRow, &meta);
+    }
+  }
+  rc = rlEnd(p, rc);
+  if (rc == SQLITE_OK) {
+    w->bWritable = 0;
+    w->iPos = 0;
+    *pMeta = meta;
+    *ppStream = w;
+  } else {
+    sqlite3_free(meta.membership_json);
+    raftlite_snapshot_close(w);
+  }
+  return rc;
+}
+
+int rlInstallSnapshot(RlStore *p, const raftlite_snapshot_meta *pMeta,
+                      raftlite_snapshot *pData, raftlite_sm_changes *pOut) {
+  memset(pOut, 0, sizeof(*pOut));
+  rlResetError(p);
+  i64 iRow = pData ? pData->iRow : 0;
+  RlState state;
+  int rc = SQLITE_OK;
+  if (pData == NULL || !pData->bWritable || pData->pStore != p) {
+    rc = rlFail(p, RL_MSG_NOT_RECEIVING);
+  }
+  if (rc == SQLITE_OK) rc = rlCheckU64(p, "last_log_id.term", pMeta->last_log_id.term);
+  if (rc == SQLITE_OK) rc = rlCheckU64(p, "last_log_id.index", pMeta->last_log_id.index);
+  if (rc == SQLITE_OK && pMeta->has_membership) {
+    rc = rlCheckU64(p, "membership_log_id.term", pMeta->membership_log_id.term);
+    if (rc == SQLITE_OK) {
+      rc = rlCheckU64(p, "membership_log_id.index", pMeta->membership_log_id.index);
+    }
+  }
+  if (rc == SQLITE_OK && (pMeta->snapshot_id[0] == 0 ||
+                          memchr(pMeta->snapshot_id, 0, sizeof(pMeta->snapshot_id)) == NULL)) {
+    rc = rlFail(p, RL_MSG_SNAPSHOT_ID);
+  }
+  if (rc == SQLITE_OK) rc = rlBegin(p);
+  else pData = NULL; /* not ours to use: closed below all the same */
+  if (rc == SQLITE_OK) rc = rlReadState(p, &state);
+
+  RlLogId last = {1, (i64)pMeta->last_log_id.term, (i64)pMeta->last_log_id.index};
+  char zA[RL_LOGID_BUF], zB[RL_LOGID_BUF];
+  if (rc == SQLITE_OK && rlLogIdCmp(&last, &state.applied) < 0) {
+    rc = rlFail(p, RL_MSG_SNAPSHOT_STALE, rlLogIdText(&state.applied, zA),
+                rlLogIdText(&last, zB));
+  }
+  /* The log: kept after meta.last_log_id when the log holds exactly that
+  ** id, otherwise removed whole. Entries above last_applied go first (they
+  ** may conflict); those at or below go with the purge below. */
+  int bHeld = 0;
+  if (rc == SQLITE_OK) {
+    i64 iTerm = 0;
+    rc = rlReadEntryTerm(p, last.index, &bHeld, &iTerm);
+    bHeld = bHeld && iTerm == last.term;
+  }
+  if (rc == SQLITE_OK && !bHeld && state.first.has) {
+    i64 iFrom = state.applied.has ? state.applied.index + 1 : state.first.index;
+    rc = rlTruncate(p, iFrom, NULL);
+  }
+  /* The state machine's content. */
+  if (rc == SQLITE_OK && p->sm.restore) {
+    pData->iPos = 0;
+    pData->bWritable = 0;
+    rc = p->sm.restore(p->sm.ctx, p->db, pData);
+    if (rc != SQLITE_OK && p->zErrMsg == NULL) {
+      rlFail(p, RL_MSG_SM_RESTORE_FAILED, rc, sqlite3_errstr(rc));
+    }
+  }
+  if (rc == SQLITE_OK) rc = makeCurrent(p, iRow, pMeta);
+  /* last_applied and the applied membership jump to the snapshot's. */
+  if (rc == SQLITE_OK) {
+    sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_SET_APPLIED_SNAPSHOT);
+    if (pStmt == NULL) {
+      rc = SQLITE_ERROR;
+    } else {
+      sqlite3_step(pStmt);
+      rc = sqlite3_reset(pStmt);
+      if (rc != SQLITE_OK) rc = rlFailSqlite(p, rc);
+    }
+  }
+  /* The purge: in two steps when the log does not hold meta.last_log_id,
+  ** since the entry at last_applied may carry another term. */
+  if (rc == SQLITE_OK && !bHeld && state.applied.has &&
+      rlLogIdCmp(&state.applied, &state.purged) > 0) {
+    rc = rlPurge(p, state.applied.index, 1, state.applied.term, NULL);
+  }
+  if (rc == SQLITE_OK) rc = rlPurge(p, last.index, 1, last.term, NULL);
+  if (pData) rc = rlEnd(p, rc);
+  if (rc != SQLITE_OK && iRow > 0) {
+    /* The stream is consumed either way: drop its bytes, keep the error. */
+    char *zErr = p->zErrMsg;
+    raftlite_violation_kind eKind = p->eKind;
+    p->zErrMsg = NULL;
+    execOnRow(p, "DELETE FROM $S.raftlite_snapshot WHERE id = ?1"
+                 " AND snapshot_id IS NULL", iRow);
+    rlResetError(p);
+    p->zErrMsg = zErr;
+    p->eKind = eKind;
+  }
+  raftlite_snapshot_close(pData ? pData : NULL);
+  if (rc == SQLITE_OK) {
+    pOut->has_last_applied = 1;
+    pOut->last_applied = pMeta->last_log_id;
+    pOut->is_snapshot = 1;
+  }
+  return rc;
+}
