@@ -23,7 +23,7 @@ typedef struct Fixture {
 
 /* Opens zPath (deleting what was there when bFresh) with the connection
 ** settings raftlite requires, and a store on it. */
-static void fixtureOpen(Fixture *f, int bFresh) {
+static inline void fixtureOpen(Fixture *f, int bFresh) {
   if (bFresh) {
     char z[96];
     remove(f->zPath);
@@ -41,7 +41,7 @@ static void fixtureOpen(Fixture *f, int bFresh) {
   }
 }
 
-static void fixtureClose(Fixture *f) {
+static inline void fixtureClose(Fixture *f) {
   raftlite_close(f->store);
   f->store = NULL;
   if (f->db && sqlite3_close(f->db) != SQLITE_OK) {
@@ -52,14 +52,14 @@ static void fixtureClose(Fixture *f) {
 }
 
 /* SQLite's error log: raftlite_open() reports there why it failed. */
-static void logToStderr(void *pArg, int rc, const char *zMsg) {
+static inline void logToStderr(void *pArg, int rc, const char *zMsg) {
   (void)pArg;
   if (strncmp(zMsg, "raftlite", 8) == 0) {
     fprintf(stderr, "  (sqlite log %d: %s)\n", rc, zMsg);
   }
 }
 
-static void *setUp(void) {
+static inline void *setUp(void) {
   static int n = 0;
   if (n == 0) sqlite3_config(SQLITE_CONFIG_LOG, logToStderr, NULL);
   Fixture *f = calloc(1, sizeof(*f));
@@ -68,7 +68,7 @@ static void *setUp(void) {
   return f;
 }
 
-static void tearDown(void *p) {
+static inline void tearDown(void *p) {
   Fixture *f = p;
   fixtureClose(f);
   char z[96];
@@ -88,7 +88,7 @@ static void tearDown(void *p) {
   } while (0)
 
 /* The integer result of a one-value query. */
-static long long queryInt(sqlite3 *db, const char *zSql) {
+static inline long long queryInt(sqlite3 *db, const char *zSql) {
   sqlite3_stmt *pStmt = NULL;
   long long v = -1;
   if (sqlite3_prepare_v2(db, zSql, -1, &pStmt, NULL) == SQLITE_OK &&
@@ -100,7 +100,7 @@ static long long queryInt(sqlite3 *db, const char *zSql) {
 }
 
 /* Every row of every backing table, as text (sqlite3_free it). */
-static char *dumpStore(sqlite3 *db) {
+static inline char *dumpStore(sqlite3 *db) {
   static const char *const azTable[] = {
       "raftlite_hard_state", "raftlite_log", "raftlite_state",
       "raftlite_snapshot", "raftlite_meta"};
@@ -152,7 +152,7 @@ static char *dumpStore(sqlite3 *db) {
       FAIL("%s returned %d: %s", #call, rc_, raftlite_errmsg(F->store));   \
   } while (0)
 
-static raftlite_entry entry(uint64_t term, uint64_t index, raftlite_kind kind,
+static inline raftlite_entry entry(uint64_t term, uint64_t index, raftlite_kind kind,
                             const char *zData) {
   raftlite_entry e;
   e.log_id.term = term;
@@ -164,7 +164,7 @@ static raftlite_entry entry(uint64_t term, uint64_t index, raftlite_kind kind,
 }
 
 /* Appends blank entries lo..hi of one term. */
-static int appendBlanks(raftlite *store, uint64_t term, uint64_t lo, uint64_t hi) {
+static inline int appendBlanks(raftlite *store, uint64_t term, uint64_t lo, uint64_t hi) {
   for (uint64_t i = lo; i <= hi; i++) {
     raftlite_entry e = entry(term, i, RAFTLITE_BLANK, NULL);
     int rc = raftlite_append_to_log(store, &e, 1);

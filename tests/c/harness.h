@@ -73,12 +73,12 @@ static int testFailed;
   } while (0)
 
 /* Runs one case; a failed assertion longjmp()s back here. */
-static void runOne(const TestCase *pCase, void *pFixture) {
+static inline void runOne(const TestCase *pCase, void *pFixture) {
   if (setjmp(testJump) == 0) pCase->xRun(pFixture);
 }
 
 /* Runs every case (or those matching argv[1]) with setUp/tearDown. */
-static int runTests(int argc, char **argv, void *(*xSetUp)(void),
+static inline int runTests(int argc, char **argv, void *(*xSetUp)(void),
                     void (*xTearDown)(void *)) {
   int nFail = 0, nRun = 0;
   for (int i = 0; i < nTest; i++) {

@@ -1,0 +1,449 @@
+/*
+** test_snapshot.c — snapshots through the C API: streams across chunk
+** boundaries and seeks, build/get/receive/install with a key-value state
+** machine, SPEC §2's install rules for the log, and what a crash leaves.
+*/
+#include "fixture.h"
+
+#define F ((Fixture *)f)
+
+#define CHUNK 65536 /* ext/snapshot.c RL_CHUNK: tests straddle it */
+
+/* Byte i of a test pattern. */
+static unsigned char pattern(size_t i) { return (unsigned char)((i * 131) ^ (i >> 9)); }
+
+/* Writes n bytes of the pattern from position iFrom, in pieces of nPiece. */
+static int writePattern(raftlite_snapshot *s, size_t iFrom, size_t n, size_t nPiece) {
+  unsigned char *buf = malloc(nPiece);
+  int rc = SQLITE_OK;
+  for (size_t done = 0; rc == SQLITE_OK && done < n; done += nPiece) {
+    size_t k = n - done < nPiece ? n - done : nPiece;
+    for (size_t i = 0; i < k; i++) buf[i] = pattern(iFrom + done + i);
+    rc = raftlite_snapshot_write(s, buf, k);
+  }
+  free(buf);
+  return rc;
+}
+
+/* Reads the stream from its position to the end, checking the pattern
+** from iFrom; returns the number of bytes read, or -1 on a mismatch. */
+static long long readPattern(raftlite_snapshot *s, size_t iFrom, size_t nPiece) {
+  unsigned char *buf = malloc(nPiece);
+  long long nTotal = 0;
+  for (;;) {
+    size_t got = 0;
+    if (raftlite_snapshot_read(s, buf, nPiece, &got) != SQLITE_OK) {
+      nTotal = -1;
+      break;
+    }
+    if (got == 0) break;
+    for (size_t i = 0; i < got; i++) {
+      if (buf[i] != pattern(iFrom + (size_t)nTotal + i)) {
+        free(buf);
+        return -1;
+      }
+    }
+    nTotal += (long long)got;
+  }
+  free(buf);
+  return nTotal;
+}
+
+/******************************************************************************
+ * Streams
+ *****************************************************************************/
+
+/* Bytes written in odd-sized pieces read back exactly, in other pieces,
+** across chunk boundaries. */
+TEST(stream, roundTripAcrossChunks) {
+  raftlite_snapshot *s = NULL;
+  ASSERT_OK(raftlite_begin_receiving_snapshot(F->store, &s));
+  size_t n = 3 * CHUNK + 12345;
+  ASSERT_OK(writePattern(s, 0, n, 10007));
+  uint64_t pos = 0;
+  ASSERT_OK(raftlite_snapshot_seek(s, 0, SEEK_SET, &pos));
+  ASSERT_INT(pos, 0);
+  ASSERT_INT(readPattern(s, 0, 4099), (long long)n);
+  /* A read at the end returns 0 bytes and SQLITE_OK. */
+  char c;
+  size_t got = 1;
+  ASSERT_OK(raftlite_snapshot_read(s, &c, 1, &got));
+  ASSERT_INT(got, 0);
+  raftlite_snapshot_close(s);
+}
+
+/* Seeks: SEEK_SET/CUR/END, reads straddling a chunk boundary, rewriting
+** in the middle, a sparse write past the end reading back as zeros. */
+TEST(stream, seekAndRewrite) {
+  raftlite_snapshot *s = NULL;
+  ASSERT_OK(raftlite_begin_receiving_snapshot(F->store, &s));
+  ASSERT_OK(writePattern(s, 0, 2 * CHUNK, CHUNK));
+  uint64_t pos;
+  ASSERT_OK(raftlite_snapshot_seek(s, CHUNK - 3, SEEK_SET, &pos));
+  unsigned char buf[8];
+  size_t got;
+  ASSERT_OK(raftlite_snapshot_read(s, buf, 6, &got));
+  ASSERT_INT(got, 6);
+  for (int i = 0; i < 6; i++) ASSERT_INT(buf[i], pattern(CHUNK - 3 + (size_t)i));
+  ASSERT_OK(raftlite_snapshot_seek(s, -6, SEEK_CUR, &pos));
+  ASSERT_INT(pos, CHUNK - 3);
+  ASSERT_OK(raftlite_snapshot_write(s, "ABCDEF", 6));
+  ASSERT_OK(raftlite_snapshot_seek(s, CHUNK - 3, SEEK_SET, NULL));
+  ASSERT_OK(raftlite_snapshot_read(s, buf, 6, &got));
+  ASSERT(memcmp(buf, "ABCDEF", 6) == 0);
+  ASSERT_OK(raftlite_snapshot_seek(s, -2, SEEK_END, &pos));
+  ASSERT_INT(pos, 2 * CHUNK - 2);
+  ASSERT_OK(raftlite_snapshot_read(s, buf, 8, &got));
+  ASSERT_INT(got, 2);
+  /* Past the end: a gap of zeros, then the bytes. */
+  ASSERT_OK(raftlite_snapshot_seek(s, CHUNK + 10, SEEK_END, &pos));
+  ASSERT_OK(raftlite_snapshot_write(s, "Z", 1));
+  ASSERT_OK(raftlite_snapshot_seek(s, 3 * CHUNK + 5, SEEK_SET, NULL));
+  ASSERT_OK(raftlite_snapshot_read(s, buf, 8, &got));
+  ASSERT_INT(got, 6);
+  ASSERT(memcmp(buf, "\0\0\0\0\0Z", 6) == 0);
+  /* Below 0 is out of range; the position does not move. */
+  ASSERT_INT(raftlite_snapshot_seek(s, -1, SEEK_SET, &pos), SQLITE_RANGE);
+  ASSERT_INT(raftlite_snapshot_seek(s, 0, 42, &pos), SQLITE_RANGE);
+  raftlite_snapshot_close(s);
+}
+
+/* A stream holds no blob handle between calls: the connection can commit
+** other work (and close) while streams are open. */
+TEST(stream, holdsNothingBetweenCalls) {
+  raftlite_snapshot *s = NULL;
+  ASSERT_OK(raftlite_begin_receiving_snapshot(F->store, &s));
+  ASSERT_OK(writePattern(s, 0, CHUNK + 1, 1000));
+  EXEC("CREATE TABLE other(x); INSERT INTO other VALUES (1)");
+  ASSERT_INT(sqlite3_get_autocommit(F->db), 1);
+  raftlite_snapshot_close(s);
+}
+
+/******************************************************************************
+ * Build, get, receive, install
+ *****************************************************************************/
+
+/* A key-value state machine: normal entries are "k=v"; a snapshot is the
+** rows as "k=v\n" lines. */
+typedef struct Kv {
+  int bFailRestore;
+} Kv;
+
+static int kvApply(void *ctx, sqlite3 *db, const raftlite_entry *e, raftlite_response *out) {
+  (void)ctx;
+  (void)out;
+  char *zSql = sqlite3_mprintf("INSERT OR REPLACE INTO kv VALUES (substr(%.*Q, 1, instr(%.*Q, '=') - 1),"
+                               " substr(%.*Q, instr(%.*Q, '=') + 1))",
+                               (int)e->size, e->data, (int)e->size, e->data,
+                               (int)e->size, e->data, (int)e->size, e->data);
+  int rc = sqlite3_exec(db, zSql, NULL, NULL, NULL);
+  sqlite3_free(zSql);
+  return rc;
+}
+
+static int kvSnapshot(void *ctx, sqlite3 *db, raftlite_snapshot *w) {
+  (void)ctx;
+  sqlite3_stmt *pStmt = NULL;
+  int rc = sqlite3_prepare_v2(db, "SELECT k || '=' || v || char(10) FROM kv ORDER BY k", -1, &pStmt, NULL);
+  while (rc == SQLITE_OK && sqlite3_step(pStmt) == SQLITE_ROW) {
+    rc = raftlite_snapshot_write(w, sqlite3_column_text(pStmt, 0), (size_t)sqlite3_column_bytes(pStmt, 0));
+  }
+  sqlite3_finalize(pStmt);
+  return rc;
+}
+
+static int kvRestore(void *ctx, sqlite3 *db, raftlite_snapshot *r) {
+  Kv *kv = ctx;
+  if (kv->bFailRestore) return SQLITE_CORRUPT;
+  int rc = sqlite3_exec(db, "DELETE FROM kv", NULL, NULL, NULL);
+  char line[256];
+  size_t n = 0;
+  for (;;) {
+    char c;
+    size_t got = 0;
+    if (rc == SQLITE_OK) rc = raftlite_snapshot_read(r, &c, 1, &got);
+    if (rc != SQLITE_OK || got == 0) break;
+    if (c != '\n' && n < sizeof(line) - 1) {
+      line[n++] = c;
+      continue;
+    }
+    raftlite_entry e = {{0, 0}, RAFTLITE_NORMAL, line, n};
+    rc = kvApply(ctx, db, &e, NULL);
+    n = 0;
+  }
+  return rc;
+}
+
+static void useKv(Fixture *f, Kv *kv) {
+  sqlite3_exec(f->db, "CREATE TABLE IF NOT EXISTS kv(k TEXT PRIMARY KEY, v TEXT)", NULL, NULL, NULL);
+  raftlite_state_machine sm = {kv, kvApply, kvSnapshot, kvRestore};
+  raftlite_set_state_machine(f->store, &sm);
+}
+
+/* Appends and applies "k<i>=<i>" for i in lo..hi, term 1. */
+static int appendApply(raftlite *store, int lo, int hi) {
+  for (int i = lo; i <= hi; i++) {
+    char z[32];
+    snprintf(z, sizeof(z), "k%d=%d", i, i);
+    raftlite_entry e = {{1, (uint64_t)i}, RAFTLITE_NORMAL, z, strlen(z)};
+    int rc = raftlite_append_to_log(store, &e, 1);
+    raftlite_responses r;
+    if (rc == SQLITE_OK) rc = raftlite_apply_to_state_machine(store, &e, 1, &r);
+    if (rc != SQLITE_OK) return rc;
+    raftlite_responses_free(&r);
+  }
+  return SQLITE_OK;
+}
+
+/* Nothing applied: nothing to snapshot. No current snapshot: none. */
+TEST(build, nothingApplied) {
+  raftlite_snapshot_meta meta;
+  raftlite_snapshot *s = (raftlite_snapshot *)1;
+  ASSERT_REFUSED(raftlite_build_snapshot(F->store, &meta, &s), SQLITE_CONSTRAINT,
+                 RAFTLITE_NOTHING_APPLIED);
+  ASSERT(s == NULL);
+  ASSERT_OK(raftlite_get_current_snapshot(F->store, &meta, &s));
+  ASSERT(s == NULL);
+}
+
+/* build_snapshot: the meta is last_applied and the applied membership;
+** the bytes are what the callback wrote; it becomes current, replacing the
+** previous one. */
+TEST(build, buildAndGetCurrent) {
+  Kv kv = {0};
+  useKv(F, &kv);
+  raftlite_entry m = entry(1, 1, RAFTLITE_MEMBERSHIP, "[[1,2]]");
+  raftlite_responses r;
+  ASSERT_OK(raftlite_append_to_log(F->store, &m, 1));
+  ASSERT_OK(raftlite_apply_to_state_machine(F->store, &m, 1, &r));
+  raftlite_responses_free(&r);
+  ASSERT_OK(appendApply(F->store, 2, 3));
+  raftlite_snapshot_meta meta;
+  raftlite_snapshot *s = NULL;
+  ASSERT_OK(raftlite_build_snapshot(F->store, &meta, &s));
+  ASSERT_INT(meta.last_log_id.index, 3);
+  ASSERT_INT(meta.has_membership, 1);
+  ASSERT_STR(meta.membership_json, "[[1,2]]");
+  ASSERT(meta.snapshot_id[0] != 0);
+  char buf[64];
+  size_t got;
+  ASSERT_OK(raftlite_snapshot_read(s, buf, sizeof(buf), &got));
+  ASSERT_INT(got, 10);
+  ASSERT(memcmp(buf, "k2=2\nk3=3\n", 10) == 0);
+  raftlite_snapshot_close(s);
+  char zFirst[128];
+  strcpy(zFirst, meta.snapshot_id);
+  raftlite_snapshot_meta_free(&meta);
+
+  ASSERT_OK(appendApply(F->store, 4, 4));
+  ASSERT_OK(raftlite_build_snapshot(F->store, &meta, &s));
+  raftlite_snapshot_close(s);
+  ASSERT(strcmp(meta.snapshot_id, zFirst) != 0);
+  raftlite_snapshot_meta_free(&meta);
+  ASSERT_INT(queryInt(F->db, "SELECT count(*) FROM raftlite_snapshot"), 1);
+  ASSERT_OK(raftlite_get_current_snapshot(F->store, &meta, &s));
+  ASSERT(s != NULL);
+  ASSERT_INT(meta.last_log_id.index, 4);
+  ASSERT_OK(raftlite_snapshot_read(s, buf, sizeof(buf), &got));
+  ASSERT_INT(got, 15);
+  raftlite_snapshot_close(s);
+  raftlite_snapshot_meta_free(&meta);
+  /* Reading current snapshot from SQL. */
+  ASSERT_INT(queryInt(F->db, "SELECT size FROM raft_snapshot"), 15);
+}
+
+/* Builds a snapshot on a second store (another database) and returns its
+** meta; *pBytes gets its bytes (free()). */
+static void leaderSnapshot(const char *zPath, int lo, int hi, raftlite_snapshot_meta *pMeta,
+                           char **pBytes, size_t *pn) {
+  Fixture other;
+  memset(&other, 0, sizeof(other));
+  snprintf(other.zPath, sizeof(other.zPath), "%s", zPath);
+  fixtureOpen(&other, 1);
+  Kv kv = {0};
+  useKv(&other, &kv);
+  raftlite_entry m = entry(1, (uint64_t)lo - 1, RAFTLITE_MEMBERSHIP, "[[1,2,3]]");
+  raftlite_responses r;
+  raftlite_append_to_log(other.store, &m, 1);
+  raftlite_apply_to_state_machine(other.store, &m, 1, &r);
+  raftlite_responses_free(&r);
+  appendApply(other.store, lo, hi);
+  raftlite_snapshot *s = NULL;
+  raftlite_build_snapshot(other.store, pMeta, &s);
+  *pBytes = malloc(4096);
+  raftlite_snapshot_read(s, *pBytes, 4096, pn);
+  raftlite_snapshot_close(s);
+  fixtureClose(&other);
+  remove(zPath);
+}
+
+/* install_snapshot: the state machine is restored; last_applied and the
+** membership come from the meta; a log without the meta's id loses every
+** entry; last_purged = meta.last_log_id. */
+TEST(install, replacesStateAndLog) {
+  raftlite_snapshot_meta meta;
+  char *bytes;
+  size_t n;
+  leaderSnapshot("leader-1.db", 2, 9, &meta, &bytes, &n);
+  Kv kv = {0};
+  useKv(F, &kv);
+  ASSERT_OK(appendBlanks(F->store, 1, 1, 3)); /* a different history */
+  raftlite_entry conflict = entry(1, 4, RAFTLITE_NORMAL, "x=1");
+  ASSERT_OK(raftlite_append_to_log(F->store, &conflict, 1));
+  raftlite_snapshot *s = NULL;
+  ASSERT_OK(raftlite_begin_receiving_snapshot(F->store, &s));
+  ASSERT_OK(raftlite_snapshot_write(s, bytes, n));
+  raftlite_sm_changes ch;
+  ASSERT_OK(raftlite_install_snapshot(F->store, &meta, s, &ch));
+  ASSERT_INT(ch.is_snapshot, 1);
+  ASSERT_INT(ch.last_applied.index, 9);
+  ASSERT_INT(queryInt(F->db, "SELECT count(*) FROM kv"), 8);
+  ASSERT_INT(queryInt(F->db, "SELECT count(*) FROM raftlite_log"), 0);
+  raftlite_log_state ls;
+  ASSERT_OK(raftlite_get_log_state(F->store, &ls));
+  ASSERT_INT(ls.last_purged_log_id.index, 9);
+  ASSERT_INT(ls.last_log_id.index, 9);
+  raftlite_applied_state as;
+  ASSERT_OK(raftlite_last_applied_state(F->store, &as));
+  ASSERT_INT(as.last_applied.index, 9);
+  ASSERT_STR(as.membership_json, "[[1,2,3]]");
+  raftlite_applied_state_free(&as);
+  /* The next append follows the snapshot. */
+  raftlite_entry next = entry(1, 10, RAFTLITE_BLANK, NULL);
+  ASSERT_OK(raftlite_append_to_log(F->store, &next, 1));
+  raftlite_snapshot_meta cur;
+  ASSERT_OK(raftlite_get_current_snapshot(F->store, &cur, &s));
+  ASSERT_STR(cur.snapshot_id, meta.snapshot_id);
+  raftlite_snapshot_close(s);
+  raftlite_snapshot_meta_free(&cur);
+  raftlite_snapshot_meta_free(&meta);
+  free(bytes);
+}
+
+/* A log holding exactly the meta's last log id keeps the later entries. */
+TEST(install, keepsEntriesAfterAMatchingId) {
+  Kv kv = {0};
+  useKv(F, &kv);
+  ASSERT_OK(appendApply(F->store, 1, 3));
+  ASSERT_OK(appendBlanks(F->store, 1, 4, 8));
+  raftlite_snapshot_meta meta;
+  memset(&meta, 0, sizeof(meta));
+  meta.last_log_id.term = 1;
+  meta.last_log_id.index = 5;
+  strcpy(meta.snapshot_id, "from-leader");
+  raftlite_snapshot *s = NULL;
+  ASSERT_OK(raftlite_begin_receiving_snapshot(F->store, &s));
+  ASSERT_OK(raftlite_snapshot_write(s, "a=1\n", 4));
+  raftlite_sm_changes ch;
+  ASSERT_OK(raftlite_install_snapshot(F->store, &meta, s, &ch));
+  ASSERT_INT(queryInt(F->db, "SELECT min(idx) FROM raftlite_log"), 6);
+  ASSERT_INT(queryInt(F->db, "SELECT max(idx) FROM raftlite_log"), 8);
+  ASSERT_INT(queryInt(F->db, "SELECT count(*) FROM kv"), 1);
+  /* A meta without membership leaves none. */
+  raftlite_applied_state as;
+  ASSERT_OK(raftlite_last_applied_state(F->store, &as));
+  ASSERT_INT(as.has_membership, 0);
+  raftlite_applied_state_free(&as);
+}
+
+/* Receives zBytes and installs them with *pMeta, which must fail with rc
+** and kind; the store must be as before the stream was begun (the stream
+** is consumed either way). */
+#define ASSERT_INSTALL_REFUSED(pMeta, zBytes, wantRc, wantKind)              \
+  do {                                                                       \
+    char *zBefore_ = dumpStore(F->db);                                       \
+    raftlite_snapshot *s_ = NULL;                                            \
+    raftlite_sm_changes ch_;                                                 \
+    ASSERT_OK(raftlite_begin_receiving_snapshot(F->store, &s_));             \
+    ASSERT_OK(raftlite_snapshot_write(s_, zBytes, strlen(zBytes)));          \
+    ASSERT_INT(raftlite_install_snapshot(F->store, pMeta, s_, &ch_), wantRc); \
+    ASSERT_INT(raftlite_violation(F->store), wantKind);                      \
+    char *zAfter_ = dumpStore(F->db);                                        \
+    int same_ = strcmp(zBefore_, zAfter_) == 0;                              \
+    sqlite3_free(zBefore_);                                                  \
+    sqlite3_free(zAfter_);                                                   \
+    ASSERT(same_);                                                           \
+  } while (0)
+
+/* Refusals leave the store unchanged and still consume the stream. */
+TEST(install, refusals) {
+  Kv kv = {0};
+  useKv(F, &kv);
+  ASSERT_OK(appendApply(F->store, 1, 5));
+  raftlite_snapshot_meta meta;
+  memset(&meta, 0, sizeof(meta));
+  strcpy(meta.snapshot_id, "s1");
+  meta.last_log_id.term = 1;
+  meta.last_log_id.index = 4;
+  /* Stale: below last_applied. */
+  ASSERT_INSTALL_REFUSED(&meta, "a=1\n", SQLITE_CONSTRAINT, RAFTLITE_SNAPSHOT_STALE);
+  ASSERT_STR(raftlite_errmsg(F->store),
+             "SnapshotStale: last applied log id is 1-5, got a snapshot up to 1-4");
+  /* Invalid membership. */
+  meta.last_log_id.index = 7;
+  meta.has_membership = 1;
+  meta.membership_log_id.term = 1;
+  meta.membership_log_id.index = 6;
+  meta.membership_json = "[[]]";
+  ASSERT_INSTALL_REFUSED(&meta, "a=1\n", SQLITE_CONSTRAINT, RAFTLITE_INVALID_MEMBERSHIP);
+  /* The restore callback fails: its code, nothing changed. */
+  meta.membership_json = "[[1]]";
+  kv.bFailRestore = 1;
+  ASSERT_INSTALL_REFUSED(&meta, "a=1\n", SQLITE_CORRUPT, RAFTLITE_NO_VIOLATION);
+  kv.bFailRestore = 0;
+  /* Values out of range. */
+  meta.last_log_id.term = UINT64_MAX;
+  ASSERT_INSTALL_REFUSED(&meta, "a=1\n", SQLITE_RANGE, RAFTLITE_OUT_OF_RANGE);
+  /* No stream, or not a receiving one. */
+  raftlite_sm_changes ch;
+  ASSERT_INT(raftlite_install_snapshot(F->store, &meta, NULL, &ch), SQLITE_MISUSE);
+  ASSERT_INT(queryInt(F->db, "SELECT count(*) FROM raftlite_snapshot"), 0);
+  /* Then a good one installs. */
+  meta.last_log_id.term = 1;
+  raftlite_snapshot *s = NULL;
+  ASSERT_OK(raftlite_begin_receiving_snapshot(F->store, &s));
+  ASSERT_OK(raftlite_snapshot_write(s, "b=2\n", 4));
+  ASSERT_OK(raftlite_install_snapshot(F->store, &meta, s, &ch));
+  ASSERT_INT(queryInt(F->db, "SELECT v FROM kv WHERE k = 'b'"), 2);
+  ASSERT_INT(queryInt(F->db, "SELECT count(*) FROM kv"), 1);
+}
+
+/* A read stream is read-only. */
+TEST(install, currentStreamIsReadOnly) {
+  Kv kv = {0};
+  useKv(F, &kv);
+  ASSERT_OK(appendApply(F->store, 1, 1));
+  raftlite_snapshot_meta meta;
+  raftlite_snapshot *s = NULL;
+  ASSERT_OK(raftlite_build_snapshot(F->store, &meta, &s));
+  ASSERT_INT(raftlite_snapshot_write(s, "x", 1), SQLITE_READONLY);
+  raftlite_snapshot_close(s);
+  raftlite_snapshot_meta_free(&meta);
+}
+
+/* A receiving stream left behind (no install, process gone) is reclaimed
+** when the store is opened again; the current snapshot stays. */
+TEST(receive, reclaimedAtOpen) {
+  Kv kv = {0};
+  useKv(F, &kv);
+  ASSERT_OK(appendApply(F->store, 1, 2));
+  raftlite_snapshot_meta meta;
+  raftlite_snapshot *s = NULL;
+  ASSERT_OK(raftlite_build_snapshot(F->store, &meta, &s));
+  raftlite_snapshot_close(s);
+  raftlite_snapshot_meta_free(&meta);
+  ASSERT_OK(raftlite_begin_receiving_snapshot(F->store, &s));
+  ASSERT_OK(writePattern(s, 0, CHUNK + 10, 4096));
+  raftlite_snapshot_close(s);
+  ASSERT_INT(queryInt(F->db, "SELECT count(*) FROM raftlite_snapshot"), 2);
+  fixtureClose(F);
+  fixtureOpen(F, 0);
+  ASSERT_INT(queryInt(F->db, "SELECT count(*) FROM raftlite_snapshot"), 1);
+  ASSERT_INT(queryInt(F->db, "SELECT count(*) FROM raftlite_snapshot_chunk"), 1);
+  ASSERT_OK(raftlite_get_current_snapshot(F->store, &meta, &s));
+  ASSERT(s != NULL);
+  raftlite_snapshot_close(s);
+  raftlite_snapshot_meta_free(&meta);
+}
+
+RUN_TESTS(setUp, tearDown)
