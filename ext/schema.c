@@ -304,6 +304,11 @@ static const char *const azStateCheck[] = {
     " FROM $S.raftlite_state WHERE membership_index IS NOT NULL"
     " AND (applied_index IS NULL OR (membership_term, membership_index)"
     " > (applied_term, applied_index))",
+    "SELECT 'InvalidMembership', format('applied membership %d-%d differs"
+    " from the log''s entry %d-%d', s.membership_term, s.membership_index,"
+    " e.term, e.idx) FROM $S.raftlite_state AS s JOIN $S.raftlite_log AS e"
+    " ON e.idx = s.membership_index WHERE e.term <> s.membership_term"
+    " OR e.kind <> 'membership' OR e.payload IS NOT s.membership",
     /* log ids are both NULL or both set; values in range */
     "SELECT 'SchemaAltered', 'raftlite_state holds half a log id'"
     " FROM $S.raftlite_state WHERE (purged_term IS NULL) <> (purged_index IS NULL)"
@@ -320,7 +325,9 @@ static const char *const azStateCheck[] = {
     "SELECT 'SchemaAltered', format('raftlite_state has %d rows, not 1', n)"
     " FROM (SELECT count(*) AS n FROM $S.raftlite_state) WHERE n <> 1",
     /* payloads the CHECKs would refuse (written with ignore_check_constraints) */
-    "SELECT 'InvalidEntry', format('entry %d-%d: a %s entry with a %s payload',"
+    "SELECT 'InvalidEntry', format(CASE WHEN kind IN ('blank', 'normal',"
+    " 'membership') THEN 'entry %d-%d: a %s entry with a %s payload'"
+    " ELSE 'entry %d-%d has unknown kind ''%s'' (%s payload)' END,"
     " term, idx, kind, typeof(payload)) FROM $S.raftlite_log"
     " WHERE NOT (CASE kind WHEN 'blank' THEN typeof(payload) = 'blob' AND"
     " length(payload) = 0 WHEN 'normal' THEN typeof(payload) = 'blob'"
