@@ -43,8 +43,12 @@ static const char *const azStmtSql[RL_STMT_COUNT] = {
     [RL_STMT_SET_APPLIED] =
         "UPDATE $S.raftlite_state SET applied_term = ?1, applied_index = ?2",
     [RL_STMT_SET_APPLIED_MEMBERSHIP] =
+        /* The log's own text when it holds the entry (the state trigger
+        ** compares them), else the canonical form of the one given. */
         "UPDATE $S.raftlite_state SET applied_term = ?1, applied_index = ?2,"
-        " membership_term = ?1, membership_index = ?2, membership = json(?3)",
+        " membership_term = ?1, membership_index = ?2, membership = coalesce("
+        "(SELECT payload FROM $S.raftlite_log WHERE idx = ?2 AND term = ?1"
+        " AND kind = 'membership'), json(?3))",
     [RL_STMT_READ_APPLIED] =
         "SELECT applied_term, applied_index, membership_term,"
         " membership_index, membership FROM $S.raftlite_state",
