@@ -381,8 +381,11 @@ int rlInstallSnapshot(RlStore *p, const raftlite_snapshot_meta *pMeta,
                           memchr(pMeta->snapshot_id, 0, sizeof(pMeta->snapshot_id)) == NULL)) {
     rc = rlFail(p, RL_MSG_SNAPSHOT_ID);
   }
-  if (rc == SQLITE_OK) rc = rlBegin(p);
-  else pData = NULL; /* not ours to use: closed below all the same */
+  int bBegun = 0;
+  if (rc == SQLITE_OK) {
+    rc = rlBegin(p);
+    bBegun = rc == SQLITE_OK;
+  }
   if (rc == SQLITE_OK) rc = rlReadState(p, &state);
 
   RlLogId last = {1, (i64)pMeta->last_log_id.term, (i64)pMeta->last_log_id.index};
@@ -432,8 +435,8 @@ int rlInstallSnapshot(RlStore *p, const raftlite_snapshot_meta *pMeta,
     rc = rlPurge(p, state.applied.index, 1, state.applied.term, NULL);
   }
   if (rc == SQLITE_OK) rc = rlPurge(p, last.index, 1, last.term, NULL);
-  if (pData) rc = rlEnd(p, rc);
-  if (rc != SQLITE_OK && iRow > 0) {
+  if (bBegun) rc = rlEnd(p, rc);
+  if (rc != SQLITE_OK && iRow > 0 && pData->pStore == p) {
     /* The stream is consumed either way: drop its bytes, keep the error. */
     char *zErr = p->zErrMsg;
     raftlite_violation_kind eKind = p->eKind;
@@ -444,7 +447,7 @@ int rlInstallSnapshot(RlStore *p, const raftlite_snapshot_meta *pMeta,
     p->zErrMsg = zErr;
     p->eKind = eKind;
   }
-  raftlite_snapshot_close(pData ? pData : NULL);
+  raftlite_snapshot_close(pData); /* ours, whatever happened */
   if (rc == SQLITE_OK) {
     pOut->has_last_applied = 1;
     pOut->last_applied = pMeta->last_log_id;

@@ -237,7 +237,7 @@ TEST(append, payloadsRoundTrip) {
   a[2].data = big;
   a[2].size = nBig;
   ASSERT_OK(raftlite_append_to_log(F->store, a, 3));
-  ASSERT_STR(sqlite3_mprintf("%lld", queryInt(F->db, "SELECT count(*) FROM raftlite_log WHERE typeof(payload)='blob'")), "3");
+  ASSERT_INT(queryInt(F->db, "SELECT count(*) FROM raftlite_log WHERE typeof(payload)='blob'"), 3);
   raftlite_entries got;
   ASSERT_OK(raftlite_try_get_log_entries(F->store, 0, RAFTLITE_UNBOUNDED, &got));
   ASSERT_INT(got.n, 3);
