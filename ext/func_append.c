@@ -95,40 +95,35 @@ static int jsonNext(RlEntrySource *pSrc, raftlite_entry *pOut, int *pEof) {
   return SQLITE_OK;
 }
 
-static void appendFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  int bJson = argc <= 2;
-  const char *zSchema = rlFuncSchema(ctx, "raft_append", argc, argv, bJson ? 1 : 4);
-  if (zSchema == NULL) return;
-  sqlite3 *db = sqlite3_context_db_handle(ctx);
-  RlStore store;
-  int rc = rlStoreInit(&store, db, zSchema, 0);
-  ArgsSource args = {{argsNext}, &store, argv, 0};
-  JsonSource json = {{jsonNext}, &store, NULL};
-  i64 nAppended = 0;
-  if (rc == SQLITE_OK && bJson) {
-    rc = sqlite3_prepare_v2(db, JSON_ENTRIES_SQL, -1, &json.pStmt, NULL);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_value(json.pStmt, 1, argv[0]);
-    if (rc != SQLITE_OK) rc = rlFailSqlite(&store, rc);
+typedef struct AppendArgs {
+  int bJson;
+  sqlite3_value **argv;
+} AppendArgs;
+
+static int appendOp(RlStore *p, void *pArg, i64 *piResult) {
+  AppendArgs *a = pArg;
+  ArgsSource args = {{argsNext}, p, a->argv, 0};
+  JsonSource json = {{jsonNext}, p, NULL};
+  int rc = SQLITE_OK;
+  if (a->bJson) {
+    rc = sqlite3_prepare_v2(p->db, JSON_ENTRIES_SQL, -1, &json.pStmt, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_value(json.pStmt, 1, a->argv[0]);
+    if (rc != SQLITE_OK) rc = rlFailSqlite(p, rc);
   }
-  if (rc == SQLITE_OK) {
-    rc = rlAppend(&store, bJson ? &json.base : &args.base, &nAppended);
-  }
+  if (rc == SQLITE_OK) rc = rlAppend(p, a->bJson ? &json.base : &args.base, piResult);
   sqlite3_finalize(json.pStmt);
-  if (rc == SQLITE_OK) {
-    sqlite3_result_int64(ctx, nAppended);
-  } else {
-    rlFuncError(ctx, "raft_append", &store, rc);
-  }
-  rlStoreClear(&store);
+  return rc;
+}
+
+static void appendFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  AppendArgs a = {argc <= 2, argv};
+  rlFuncRun(ctx, "raft_append", argc, argv, a.bJson ? 1 : 4, appendOp, &a);
 }
 
 int rlRegisterFuncAppend(sqlite3 *db) {
-  static const int aArgc[] = {1, 2, 4, 5};
-  int rc = SQLITE_OK;
-  for (size_t i = 0; rc == SQLITE_OK && i < sizeof(aArgc) / sizeof(aArgc[0]); i++) {
-    rc = sqlite3_create_function(db, "raft_append", aArgc[i],
-                                 SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL,
-                                 appendFunc, NULL, NULL);
+  int rc = rlCreateFunction(db, "raft_append", 1, 2, SQLITE_DIRECTONLY, appendFunc);
+  if (rc == SQLITE_OK) {
+    rc = rlCreateFunction(db, "raft_append", 4, 5, SQLITE_DIRECTONLY, appendFunc);
   }
   return rc;
 }

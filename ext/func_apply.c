@@ -9,39 +9,22 @@
 ** become the applied membership; normal entries go to the state machine
 ** (a no-op until one is declared); blank entries only advance
 ** last_applied. index <= last_applied does nothing. A missing entry in
-** between is LogIndexNotFound. Returns the new last_applied index (NULL
-** when nothing was ever applied). DIRECTONLY: it writes.
+** between is LogIndexNotFound. Returns the new last_applied index.
+** DIRECTONLY: it writes.
 */
 #include "raftlite_int.h"
 
+static int applyOp(RlStore *p, void *pArg, i64 *piResult) {
+  return rlApplyUpTo(p, *(i64 *)pArg, piResult);
+}
+
 static void applyFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   i64 iIndex;
-  char *zErr = NULL;
-  int rc = rlValueU63(argv[0], "index", &iIndex, &zErr);
-  if (rc != SQLITE_OK) {
-    rlFuncValueError(ctx, "raft_apply", rc, zErr);
-    return;
+  if (rlFuncU63(ctx, "raft_apply", argv[0], "index", &iIndex)) {
+    rlFuncRun(ctx, "raft_apply", argc, argv, 1, applyOp, &iIndex);
   }
-  const char *zSchema = rlFuncSchema(ctx, "raft_apply", argc, argv, 1);
-  if (zSchema == NULL) return;
-  RlStore store;
-  i64 iApplied = -1;
-  rc = rlStoreInit(&store, sqlite3_context_db_handle(ctx), zSchema, 0);
-  if (rc == SQLITE_OK) rc = rlApplyUpTo(&store, iIndex, &iApplied);
-  if (rc != SQLITE_OK) {
-    rlFuncError(ctx, "raft_apply", &store, rc);
-  } else if (iApplied >= 0) {
-    sqlite3_result_int64(ctx, iApplied);
-  }
-  rlStoreClear(&store);
 }
 
 int rlRegisterFuncApply(sqlite3 *db) {
-  int rc = SQLITE_OK;
-  for (int nArg = 1; rc == SQLITE_OK && nArg <= 2; nArg++) {
-    rc = sqlite3_create_function(db, "raft_apply", nArg,
-                                 SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL,
-                                 applyFunc, NULL, NULL);
-  }
-  return rc;
+  return rlCreateFunction(db, "raft_apply", 1, 2, SQLITE_DIRECTONLY, applyFunc);
 }

@@ -46,3 +46,38 @@ void rlFuncValueError(sqlite3_context *ctx, const char *zFunc, int rc,
   resultError(ctx, zFunc, rc, zErr);
   sqlite3_free(zErr);
 }
+
+int rlFuncU63(sqlite3_context *ctx, const char *zFunc, sqlite3_value *pVal,
+              const char *zName, i64 *pOut) {
+  char *zErr = NULL;
+  int rc = rlValueU63(pVal, zName, pOut, &zErr);
+  if (rc == SQLITE_OK) return 1;
+  rlFuncValueError(ctx, zFunc, rc, zErr);
+  return 0;
+}
+
+void rlFuncRun(sqlite3_context *ctx, const char *zFunc, int argc,
+               sqlite3_value **argv, int iSchemaArg, RlFuncOp xOp, void *pArg) {
+  const char *zSchema = rlFuncSchema(ctx, zFunc, argc, argv, iSchemaArg);
+  if (zSchema == NULL) return;
+  RlStore store;
+  i64 iResult = -1;
+  int rc = rlStoreInit(&store, sqlite3_context_db_handle(ctx), zSchema, 0);
+  if (rc == SQLITE_OK) rc = xOp(&store, pArg, &iResult);
+  if (rc != SQLITE_OK) {
+    rlFuncError(ctx, zFunc, &store, rc);
+  } else if (iResult >= 0) {
+    sqlite3_result_int64(ctx, iResult);
+  }
+  rlStoreClear(&store);
+}
+
+int rlCreateFunction(sqlite3 *db, const char *zName, int nArgMin, int nArgMax,
+                     int flags, void (*xFunc)(sqlite3_context *, int, sqlite3_value **)) {
+  int rc = SQLITE_OK;
+  for (int nArg = nArgMin; rc == SQLITE_OK && nArg <= nArgMax; nArg++) {
+    rc = sqlite3_create_function(db, zName, nArg, SQLITE_UTF8 | flags, NULL, xFunc,
+                                 NULL, NULL);
+  }
+  return rc;
+}

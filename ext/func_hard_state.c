@@ -12,35 +12,27 @@
 */
 #include "raftlite_int.h"
 
+typedef struct HardStateArgs {
+  i64 iTerm;
+  int bHasVote;
+  i64 iVote;
+} HardStateArgs;
+
+static int saveHardStateOp(RlStore *p, void *pArg, i64 *piResult) {
+  HardStateArgs *a = pArg;
+  *piResult = a->iTerm;
+  return rlSaveHardState(p, a->iTerm, a->bHasVote, a->iVote);
+}
+
 static void saveHardStateFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  i64 iTerm, iVote = 0;
-  int bHasVote = sqlite3_value_type(argv[1]) != SQLITE_NULL;
-  char *zErr = NULL;
-  int rc = rlValueU63(argv[0], "current_term", &iTerm, &zErr);
-  if (rc == SQLITE_OK && bHasVote) rc = rlValueU63(argv[1], "voted_for", &iVote, &zErr);
-  if (rc != SQLITE_OK) {
-    rlFuncValueError(ctx, "raft_save_hard_state", rc, zErr);
-    return;
+  HardStateArgs a = {0, sqlite3_value_type(argv[1]) != SQLITE_NULL, 0};
+  if (rlFuncU63(ctx, "raft_save_hard_state", argv[0], "current_term", &a.iTerm) &&
+      (!a.bHasVote || rlFuncU63(ctx, "raft_save_hard_state", argv[1], "voted_for", &a.iVote))) {
+    rlFuncRun(ctx, "raft_save_hard_state", argc, argv, 2, saveHardStateOp, &a);
   }
-  const char *zSchema = rlFuncSchema(ctx, "raft_save_hard_state", argc, argv, 2);
-  if (zSchema == NULL) return;
-  RlStore store;
-  rc = rlStoreInit(&store, sqlite3_context_db_handle(ctx), zSchema, 0);
-  if (rc == SQLITE_OK) rc = rlSaveHardState(&store, iTerm, bHasVote, iVote);
-  if (rc == SQLITE_OK) {
-    sqlite3_result_int64(ctx, iTerm);
-  } else {
-    rlFuncError(ctx, "raft_save_hard_state", &store, rc);
-  }
-  rlStoreClear(&store);
 }
 
 int rlRegisterFuncHardState(sqlite3 *db) {
-  int rc = SQLITE_OK;
-  for (int nArg = 2; rc == SQLITE_OK && nArg <= 3; nArg++) {
-    rc = sqlite3_create_function(db, "raft_save_hard_state", nArg,
-                                 SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL,
-                                 saveHardStateFunc, NULL, NULL);
-  }
-  return rc;
+  return rlCreateFunction(db, "raft_save_hard_state", 2, 3, SQLITE_DIRECTONLY,
+                          saveHardStateFunc);
 }

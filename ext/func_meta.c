@@ -17,18 +17,14 @@
 */
 #include "raftlite_int.h"
 
+static int installOp(RlStore *p, void *pArg, i64 *piResult) {
+  (void)pArg;
+  *piResult = RAFTLITE_SCHEMA_VERSION;
+  return rlInstall(p);
+}
+
 static void installFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  const char *zSchema = rlFuncSchema(ctx, "raft_install", argc, argv, 0);
-  if (zSchema == NULL) return;
-  RlStore store;
-  int rc = rlStoreInit(&store, sqlite3_context_db_handle(ctx), zSchema, 0);
-  if (rc == SQLITE_OK) rc = rlInstall(&store);
-  if (rc == SQLITE_OK) {
-    sqlite3_result_int(ctx, RAFTLITE_SCHEMA_VERSION);
-  } else {
-    rlFuncError(ctx, "raft_install", &store, rc);
-  }
-  rlStoreClear(&store);
+  rlFuncRun(ctx, "raft_install", argc, argv, 0, installOp, NULL);
 }
 
 static void checkFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv) {

@@ -13,36 +13,25 @@
 */
 #include "raftlite_int.h"
 
+typedef struct PurgeArgs {
+  i64 iIndex;
+  int bHasTerm;
+  i64 iTerm;
+} PurgeArgs;
+
+static int purgeOp(RlStore *p, void *pArg, i64 *piResult) {
+  PurgeArgs *a = pArg;
+  return rlPurge(p, a->iIndex, a->bHasTerm, a->iTerm, piResult);
+}
+
 static void purgeFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  i64 iIndex, iTerm = 0;
-  int bHasTerm = argc > 1 && sqlite3_value_type(argv[1]) != SQLITE_NULL;
-  char *zErr = NULL;
-  int rc = rlValueU63(argv[0], "index", &iIndex, &zErr);
-  if (rc == SQLITE_OK && bHasTerm) rc = rlValueU63(argv[1], "term", &iTerm, &zErr);
-  if (rc != SQLITE_OK) {
-    rlFuncValueError(ctx, "raft_purge", rc, zErr);
-    return;
+  PurgeArgs a = {0, argc > 1 && sqlite3_value_type(argv[1]) != SQLITE_NULL, 0};
+  if (rlFuncU63(ctx, "raft_purge", argv[0], "index", &a.iIndex) &&
+      (!a.bHasTerm || rlFuncU63(ctx, "raft_purge", argv[1], "term", &a.iTerm))) {
+    rlFuncRun(ctx, "raft_purge", argc, argv, 2, purgeOp, &a);
   }
-  const char *zSchema = rlFuncSchema(ctx, "raft_purge", argc, argv, 2);
-  if (zSchema == NULL) return;
-  RlStore store;
-  i64 nRemoved = 0;
-  rc = rlStoreInit(&store, sqlite3_context_db_handle(ctx), zSchema, 0);
-  if (rc == SQLITE_OK) rc = rlPurge(&store, iIndex, bHasTerm, iTerm, &nRemoved);
-  if (rc == SQLITE_OK) {
-    sqlite3_result_int64(ctx, nRemoved);
-  } else {
-    rlFuncError(ctx, "raft_purge", &store, rc);
-  }
-  rlStoreClear(&store);
 }
 
 int rlRegisterFuncPurge(sqlite3 *db) {
-  int rc = SQLITE_OK;
-  for (int nArg = 1; rc == SQLITE_OK && nArg <= 3; nArg++) {
-    rc = sqlite3_create_function(db, "raft_purge", nArg,
-                                 SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL,
-                                 purgeFunc, NULL, NULL);
-  }
-  return rc;
+  return rlCreateFunction(db, "raft_purge", 1, 3, SQLITE_DIRECTONLY, purgeFunc);
 }

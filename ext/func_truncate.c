@@ -11,34 +11,17 @@
 */
 #include "raftlite_int.h"
 
+static int truncateOp(RlStore *p, void *pArg, i64 *piResult) {
+  return rlTruncate(p, *(i64 *)pArg, piResult);
+}
+
 static void truncateFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   i64 iIndex;
-  char *zErr = NULL;
-  int rc = rlValueU63(argv[0], "index", &iIndex, &zErr);
-  if (rc != SQLITE_OK) {
-    rlFuncValueError(ctx, "raft_truncate", rc, zErr);
-    return;
+  if (rlFuncU63(ctx, "raft_truncate", argv[0], "index", &iIndex)) {
+    rlFuncRun(ctx, "raft_truncate", argc, argv, 1, truncateOp, &iIndex);
   }
-  const char *zSchema = rlFuncSchema(ctx, "raft_truncate", argc, argv, 1);
-  if (zSchema == NULL) return;
-  RlStore store;
-  i64 nRemoved = 0;
-  rc = rlStoreInit(&store, sqlite3_context_db_handle(ctx), zSchema, 0);
-  if (rc == SQLITE_OK) rc = rlTruncate(&store, iIndex, &nRemoved);
-  if (rc == SQLITE_OK) {
-    sqlite3_result_int64(ctx, nRemoved);
-  } else {
-    rlFuncError(ctx, "raft_truncate", &store, rc);
-  }
-  rlStoreClear(&store);
 }
 
 int rlRegisterFuncTruncate(sqlite3 *db) {
-  int rc = SQLITE_OK;
-  for (int nArg = 1; rc == SQLITE_OK && nArg <= 2; nArg++) {
-    rc = sqlite3_create_function(db, "raft_truncate", nArg,
-                                 SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL,
-                                 truncateFunc, NULL, NULL);
-  }
-  return rc;
+  return rlCreateFunction(db, "raft_truncate", 1, 2, SQLITE_DIRECTONLY, truncateFunc);
 }

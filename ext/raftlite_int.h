@@ -304,5 +304,19 @@ void rlFuncError(sqlite3_context *ctx, const char *zFunc, RlStore *p, int rc);
 /* Reports a value-decoding error (owned zErr) on ctx. */
 void rlFuncValueError(sqlite3_context *ctx, const char *zFunc, int rc,
                       char *zErr);
+/* Decodes an integer argument (rlValueU63); on failure reports it on ctx
+** and returns 0. */
+int rlFuncU63(sqlite3_context *ctx, const char *zFunc, sqlite3_value *pVal,
+              const char *zName, i64 *pOut);
+/* An operation a SQL function runs on its store, with the arguments it
+** decoded; *piResult is the function's result (negative: NULL). */
+typedef int (*RlFuncOp)(RlStore *p, void *pArg, i64 *piResult);
+/* Runs xOp on the store of the schema in argv[iSchemaArg] ("main" when
+** absent) and reports its result or error as function zFunc. */
+void rlFuncRun(sqlite3_context *ctx, const char *zFunc, int argc,
+               sqlite3_value **argv, int iSchemaArg, RlFuncOp xOp, void *pArg);
+/* Registers xFunc as zName for every argument count nArgMin..nArgMax. */
+int rlCreateFunction(sqlite3 *db, const char *zName, int nArgMin, int nArgMax,
+                     int flags, void (*xFunc)(sqlite3_context *, int, sqlite3_value **));
 
 #endif /* RAFTLITE_INT_H */
