@@ -139,6 +139,27 @@ static const struct RlMessage {
     [RL_MSG_SM_RESTORE_FAILED] = {RAFTLITE_NO_VIOLATION, SQLITE_ERROR,
      "the state machine's restore callback failed with code %d (%s); "
      "nothing was installed"},
+    [RL_MSG_SM_APPLY_SQL] = {RAFTLITE_NO_VIOLATION, SQLITE_ERROR,
+     "the apply statement cannot be used: %s (it may read and write the "
+     "declared tables only)"},
+    [RL_MSG_SM_APPLY_STMT_FAILED] = {RAFTLITE_NO_VIOLATION, SQLITE_ERROR,
+     "the apply statement failed on entry %s: %s; nothing of the batch was "
+     "applied"},
+    [RL_MSG_SM_NO_TABLE] = {RAFTLITE_NO_VIOLATION, SQLITE_ERROR,
+     "no table \"%s\" in schema \"%s\" (the state machine's tables live in "
+     "the store's schema)"},
+    [RL_MSG_SM_NO_TABLES] = {RAFTLITE_NO_VIOLATION, SQLITE_ERROR,
+     "an apply statement needs at least one declared table"},
+    [RL_MSG_SM_IMAGE] = {RAFTLITE_NO_VIOLATION, SQLITE_ERROR,
+     "building the snapshot image failed: %s"},
+    [RL_MSG_SNAPSHOT_INVALID] = {RAFTLITE_SNAPSHOT_INVALID, SQLITE_CONSTRAINT,
+     "the snapshot image is not a valid image of the declared tables: %s"},
+    [RL_MSG_NO_STREAM] = {RAFTLITE_NO_VIOLATION, SQLITE_NOTFOUND,
+     "no receiving snapshot stream %lld (see raft_snapshot_begin())"},
+    [RL_MSG_BAD_META] = {RAFTLITE_OUT_OF_RANGE, SQLITE_MISMATCH,
+     "the meta must be a JSON object {\"snapshot_id\": text, \"last_log_id\": "
+     "[term, index], \"membership\": ..., \"membership_log_id\": [term, "
+     "index]}: %s"},
     [RL_MSG_NOT_INSTALLED] = {RAFTLITE_NO_VIOLATION, SQLITE_ERROR,
      "no raftlite store in schema \"%s\": run SELECT raft_install('%s')"},
     [RL_MSG_NOT_DURABLE_JOURNAL] = {RAFTLITE_NO_VIOLATION, SQLITE_MISUSE,

@@ -291,7 +291,11 @@ static int applyOne(RlStore *p, const raftlite_entry *e, const RlLogId *pPrev,
   if (bMembership) bindPayload(pStmt, 3, e);
   rc = stepWrite(p, pStmt);
 
-  if (rc == SQLITE_OK && e->kind == RAFTLITE_NORMAL && p->sm.apply) {
+  if (rc == SQLITE_OK && e->kind == RAFTLITE_NORMAL && !p->sm.apply) {
+    /* No C state machine: the one declared in SQL, if any (sm_sql.c). */
+    rc = rlSmApply(p, e, pResponse);
+    if (rc != SQLITE_OK) return rc;
+  } else if (rc == SQLITE_OK && e->kind == RAFTLITE_NORMAL) {
     rc = p->sm.apply(p->sm.ctx, p->db, e, pResponse);
     if (rc != SQLITE_OK) {
       /* The callback's code is passed through; the message says where. */

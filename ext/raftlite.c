@@ -27,7 +27,7 @@ static int (*const axRegister[])(sqlite3 *) = {
     rlRegisterFuncAppend,   rlRegisterFuncTruncate, rlRegisterFuncPurge,
     rlRegisterFuncApply,    rlRegisterFuncHardState, rlRegisterFuncMeta,
     rlRegisterVtabLog,      rlRegisterVtabHardState, rlRegisterVtabState,
-    rlRegisterVtabSnapshot,
+    rlRegisterVtabSnapshot, rlRegisterFuncStateMachine,
 };
 
 /* Registers everything, or reports why not in *pzErrMsg (may be NULL). */

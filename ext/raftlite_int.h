@@ -106,6 +106,14 @@ typedef enum RlMsg {
   RL_MSG_APPLY_EMPTY,
   RL_MSG_SM_APPLY_FAILED,
   RL_MSG_BROKEN,
+  RL_MSG_NO_STREAM,
+  RL_MSG_BAD_META,
+  RL_MSG_SM_APPLY_SQL,
+  RL_MSG_SM_APPLY_STMT_FAILED,
+  RL_MSG_SM_NO_TABLE,
+  RL_MSG_SM_NO_TABLES,
+  RL_MSG_SM_IMAGE,
+  RL_MSG_SNAPSHOT_INVALID,
   RL_MSG_SCHEMA_ARG,
   RL_MSG_PURGE_BELOW_FIRST,
   RL_MSG_PURGE_GAP,
@@ -183,7 +191,9 @@ struct RlStore {
   raftlite_violation_kind eKind;      /* of the last failure */
   char *zErrMsg;                      /* of the last failure, or NULL */
   int bBroken;                        /* an I/O error on commit: no writes */
-  raftlite_state_machine sm;          /* callbacks; NULL members are no-ops */
+  raftlite_state_machine sm;          /* callbacks; NULL: the declared one */
+  char *zSmApply;                     /* the declared apply statement's text */
+  sqlite3_stmt *pSmApply;             /* ... prepared (sm_sql.c) */
 };
 
 /* Sets up *p for schema zSchema (copied). bPersistent: prepare with
@@ -269,6 +279,21 @@ int rlInstallSnapshot(RlStore *p, const raftlite_snapshot_meta *pMeta,
                       raftlite_snapshot *pData, raftlite_sm_changes *pOut);
 int rlGetCurrentSnapshot(RlStore *p, raftlite_snapshot_meta *pMeta,
                          raftlite_snapshot **ppStream);
+/* A writable stream over receiving stream iRow (SQL: raft_snapshot_write). */
+int rlOpenReceiving(RlStore *p, i64 iRow, raftlite_snapshot **ppStream);
+i64 rlStreamId(const raftlite_snapshot *s); /* its raftlite_snapshot.id */
+
+/* ------------------------------------------------------------------ */
+/* sm_sql.c: the state machine declared in SQL                         */
+
+/* Declares tables (a JSON array of names, or NULL) and the apply statement
+** (NULL: none). *pnTables gets the number of tables declared. */
+int rlSmDeclare(RlStore *p, const char *zTablesJson, const char *zApply, i64 *pnTables);
+/* The declared state machine's apply, snapshot and restore; each is a
+** no-op when nothing is declared. */
+int rlSmApply(RlStore *p, const raftlite_entry *e, raftlite_response *pOut);
+int rlSmSnapshot(RlStore *p, raftlite_snapshot *w);
+int rlSmRestore(RlStore *p, raftlite_snapshot *r, const raftlite_snapshot_meta *pMeta);
 
 /* ------------------------------------------------------------------ */
 /* schema.c                                                            */
@@ -288,6 +313,7 @@ int rlRegisterFuncTruncate(sqlite3 *db);
 int rlRegisterFuncPurge(sqlite3 *db);
 int rlRegisterFuncApply(sqlite3 *db);
 int rlRegisterFuncMeta(sqlite3 *db);
+int rlRegisterFuncStateMachine(sqlite3 *db);
 int rlRegisterVtabLog(sqlite3 *db);
 int rlRegisterVtabHardState(sqlite3 *db);
 int rlRegisterVtabState(sqlite3 *db);

@@ -234,6 +234,27 @@ int rlBeginReceiving(RlStore *p, raftlite_snapshot **ppStream) {
   return rc;
 }
 
+int rlOpenReceiving(RlStore *p, i64 iRow, raftlite_snapshot **ppStream) {
+  *ppStream = NULL;
+  char *zSql = rlExpandSchema("SELECT size FROM $S.raftlite_snapshot"
+                              " WHERE id = ?1 AND snapshot_id IS NULL", p->zSchema);
+  if (zSql == NULL) return SQLITE_NOMEM;
+  sqlite3_stmt *pStmt = NULL;
+  int rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, NULL);
+  sqlite3_free(zSql);
+  if (rc != SQLITE_OK) return rlFailSqlite(p, rc);
+  sqlite3_bind_int64(pStmt, 1, iRow);
+  int bFound = sqlite3_step(pStmt) == SQLITE_ROW;
+  i64 nSize = bFound ? sqlite3_column_int64(pStmt, 0) : 0;
+  rc = sqlite3_finalize(pStmt);
+  if (rc != SQLITE_OK) return rlFailSqlite(p, rc);
+  if (!bFound) return rlFail(p, RL_MSG_NO_STREAM, iRow);
+  *ppStream = newStream(p, iRow, nSize, 1);
+  return *ppStream ? SQLITE_OK : SQLITE_NOMEM;
+}
+
+i64 rlStreamId(const raftlite_snapshot *s) { return s->iRow; }
+
 /* Reads the meta of the current snapshot (or of row iRow when iRow > 0)
 ** into *pMeta; *pbFound is 0 when there is none. */
 static int readMeta(RlStore *p, i64 iRow, raftlite_snapshot_meta *pMeta,
@@ -327,7 +348,9 @@ int rlBuildSnapshot(RlStore *p, raftlite_snapshot_meta *pMeta,
   if (rc == SQLITE_OK && !state.applied.has) rc = rlFail(p, RL_MSG_NOTHING_APPLIED);
   raftlite_snapshot *w = NULL;
   if (rc == SQLITE_OK) rc = rlBeginReceiving(p, &w);
-  if (rc == SQLITE_OK && p->sm.snapshot) rc = p->sm.snapshot(p->sm.ctx, p->db, w);
+  if (rc == SQLITE_OK) {
+    rc = p->sm.snapshot ? p->sm.snapshot(p->sm.ctx, p->db, w) : rlSmSnapshot(p, w);
+  }
 
   /* The meta: as of last_applied, with the applied membership. */
   raftlite_snapshot_meta meta;
@@ -408,12 +431,16 @@ int rlInstallSnapshot(RlStore *p, const raftlite_snapshot_meta *pMeta,
     rc = rlTruncate(p, iFrom, NULL);
   }
   /* The state machine's content. */
-  if (rc == SQLITE_OK && p->sm.restore) {
+  if (rc == SQLITE_OK) {
     pData->iPos = 0;
     pData->bWritable = 0;
-    rc = p->sm.restore(p->sm.ctx, p->db, pData);
-    if (rc != SQLITE_OK && p->zErrMsg == NULL) {
-      rlFail(p, RL_MSG_SM_RESTORE_FAILED, rc, sqlite3_errstr(rc));
+    if (p->sm.restore) {
+      rc = p->sm.restore(p->sm.ctx, p->db, pData);
+      if (rc != SQLITE_OK && p->zErrMsg == NULL) {
+        rlFail(p, RL_MSG_SM_RESTORE_FAILED, rc, sqlite3_errstr(rc));
+      }
+    } else {
+      rc = rlSmRestore(p, pData, pMeta);
     }
   }
   if (rc == SQLITE_OK) rc = makeCurrent(p, iRow, pMeta);

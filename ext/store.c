@@ -97,6 +97,8 @@ int rlStoreInit(RlStore *p, sqlite3 *db, const char *zSchema, int bPersistent) {
 
 void rlStoreClear(RlStore *p) {
   for (int i = 0; i < RL_STMT_COUNT; i++) sqlite3_finalize(p->aStmt[i]);
+  sqlite3_finalize(p->pSmApply);
+  sqlite3_free(p->zSmApply);
   sqlite3_free(p->zSchema);
   sqlite3_free(p->zErrMsg);
   memset(p, 0, sizeof(*p));
