@@ -160,6 +160,11 @@ static const struct RlMessage {
      "the meta must be a JSON object {\"snapshot_id\": text, \"last_log_id\": "
      "[term, index], \"membership\": ..., \"membership_log_id\": [term, "
      "index]}: %s"},
+    [RL_MSG_STREAM_GONE] = {RAFTLITE_NO_VIOLATION, SQLITE_ABORT,
+     "the snapshot this stream reads was replaced or removed"},
+    [RL_MSG_SM_SNAPSHOT_FAILED] = {RAFTLITE_NO_VIOLATION, SQLITE_ERROR,
+     "the state machine's snapshot callback failed with code %d (%s); no "
+     "snapshot was built"},
     [RL_MSG_NOT_INSTALLED] = {RAFTLITE_NO_VIOLATION, SQLITE_ERROR,
      "no raftlite store in schema \"%s\": run SELECT raft_install('%s')"},
     [RL_MSG_NOT_DURABLE_JOURNAL] = {RAFTLITE_NO_VIOLATION, SQLITE_MISUSE,

@@ -63,6 +63,18 @@ static int execf(sqlite3 *db, const char *zFormat, ...) {
 /* The stored schema version: -1 when the store does not exist yet. */
 static int readVersion(RlStore *p, i64 *piVersion) {
   *piVersion = -1;
+  /* Look before reading: a failed prepare would go to SQLite's error log. */
+  char *zExists = sqlite3_mprintf("SELECT 1 FROM \"%w\".sqlite_schema"
+                                  " WHERE type = 'table' AND name = 'raftlite_meta'",
+                                  p->zSchema);
+  if (zExists == NULL) return SQLITE_NOMEM;
+  sqlite3_stmt *pExists = NULL;
+  int rcExists = sqlite3_prepare_v2(p->db, zExists, -1, &pExists, NULL);
+  sqlite3_free(zExists);
+  int bExists = rcExists == SQLITE_OK && sqlite3_step(pExists) == SQLITE_ROW;
+  sqlite3_finalize(pExists);
+  if (rcExists != SQLITE_OK) return rlFailSqlite(p, rcExists);
+  if (!bExists) return SQLITE_OK;
   char *zSql = sqlite3_mprintf(
       "SELECT value FROM \"%w\".raftlite_meta WHERE name = 'schema_version'",
       p->zSchema);

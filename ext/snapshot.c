@@ -96,11 +96,25 @@ static int blobIo(raftlite_snapshot *s, i64 iRowid, int bWrite, void *pBuf,
   return rc == SQLITE_OK ? rc : rlFailSqlite(s->pStore, rc);
 }
 
+/* Whether the stream's snapshot is still stored: a read stream outlives
+** the snapshot it reads when a newer one replaces it. */
+static int streamAlive(raftlite_snapshot *s) {
+  sqlite3_stmt *pStmt = rlStmt(s->pStore, RL_STMT_SNAPSHOT_META);
+  if (pStmt == NULL) return SQLITE_ERROR;
+  sqlite3_bind_int64(pStmt, 1, s->iRow);
+  int bAlive = sqlite3_step(pStmt) == SQLITE_ROW;
+  int rc = sqlite3_reset(pStmt);
+  if (rc != SQLITE_OK) return rlFailSqlite(s->pStore, rc);
+  return bAlive ? SQLITE_OK : rlFail(s->pStore, RL_MSG_STREAM_GONE);
+}
+
 int raftlite_snapshot_read(raftlite_snapshot *s, void *buf, size_t n, size_t *pRead) {
   *pRead = 0;
   rlResetError(s->pStore);
   i64 nLeft = s->nSize - s->iPos;
   if (nLeft <= 0 || n == 0) return SQLITE_OK;
+  int rcAlive = streamAlive(s);
+  if (rcAlive != SQLITE_OK) return rcAlive;
   if ((i64)n > nLeft) n = (size_t)nLeft;
   int rc = SQLITE_OK;
   unsigned char *pOut = buf;
@@ -348,8 +362,13 @@ int rlBuildSnapshot(RlStore *p, raftlite_snapshot_meta *pMeta,
   if (rc == SQLITE_OK && !state.applied.has) rc = rlFail(p, RL_MSG_NOTHING_APPLIED);
   raftlite_snapshot *w = NULL;
   if (rc == SQLITE_OK) rc = rlBeginReceiving(p, &w);
-  if (rc == SQLITE_OK) {
-    rc = p->sm.snapshot ? p->sm.snapshot(p->sm.ctx, p->db, w) : rlSmSnapshot(p, w);
+  if (rc == SQLITE_OK && p->sm.snapshot) {
+    rc = p->sm.snapshot(p->sm.ctx, p->db, w);
+    if (rc != SQLITE_OK && p->zErrMsg == NULL) {
+      rlFail(p, RL_MSG_SM_SNAPSHOT_FAILED, rc, sqlite3_errstr(rc));
+    }
+  } else if (rc == SQLITE_OK) {
+    rc = rlSmSnapshot(p, w);
   }
 
   /* The meta: as of last_applied, with the applied membership. */

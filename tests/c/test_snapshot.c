@@ -408,6 +408,41 @@ TEST(install, refusals) {
   ASSERT_INT(queryInt(F->db, "SELECT count(*) FROM kv"), 1);
 }
 
+/* A read stream whose snapshot was replaced fails instead of reading
+** zeros; a failing snapshot callback says so. */
+static int failingSnapshot(void *ctx, sqlite3 *db, raftlite_snapshot *w) {
+  (void)ctx;
+  (void)db;
+  (void)w;
+  return SQLITE_FULL;
+}
+
+TEST(build, staleStreamAndFailingCallback) {
+  Kv kv = {0};
+  useKv(F, &kv);
+  ASSERT_OK(appendApply(F->store, 1, 2));
+  raftlite_snapshot_meta meta;
+  raftlite_snapshot *old = NULL, *s = NULL;
+  ASSERT_OK(raftlite_build_snapshot(F->store, &meta, &old));
+  raftlite_snapshot_meta_free(&meta);
+  ASSERT_OK(appendApply(F->store, 3, 3));
+  ASSERT_OK(raftlite_build_snapshot(F->store, &meta, &s));
+  raftlite_snapshot_meta_free(&meta);
+  raftlite_snapshot_close(s);
+  char buf[8];
+  size_t got = 9;
+  ASSERT_INT(raftlite_snapshot_read(old, buf, sizeof(buf), &got), SQLITE_ABORT);
+  ASSERT_INT(got, 0);
+  ASSERT_STR(raftlite_errmsg(F->store), "the snapshot this stream reads was replaced or removed");
+  raftlite_snapshot_close(old);
+
+  raftlite_state_machine sm = {&kv, kvApply, failingSnapshot, kvRestore};
+  raftlite_set_state_machine(F->store, &sm);
+  ASSERT_REFUSED(raftlite_build_snapshot(F->store, &meta, &s), SQLITE_FULL, RAFTLITE_NO_VIOLATION);
+  ASSERT(s == NULL);
+  ASSERT(strstr(raftlite_errmsg(F->store), "snapshot callback failed") != NULL);
+}
+
 /* A read stream is read-only. */
 TEST(install, currentStreamIsReadOnly) {
   Kv kv = {0};
