@@ -165,6 +165,9 @@ static const struct RlMessage {
     [RL_MSG_SM_SNAPSHOT_FAILED] = {RAFTLITE_NO_VIOLATION, SQLITE_ERROR,
      "the state machine's snapshot callback failed with code %d (%s); no "
      "snapshot was built"},
+    [RL_MSG_SNAPSHOT_MEMBERSHIP] = {RAFTLITE_INVALID_MEMBERSHIP, SQLITE_CONSTRAINT,
+     "the snapshot's membership at %s is not a valid membership at or below "
+     "its last log id %s: %!.*s"},
     [RL_MSG_NOT_INSTALLED] = {RAFTLITE_NO_VIOLATION, SQLITE_ERROR,
      "no raftlite store in schema \"%s\": run SELECT raft_install('%s')"},
     [RL_MSG_NOT_DURABLE_JOURNAL] = {RAFTLITE_NO_VIOLATION, SQLITE_MISUSE,

@@ -47,6 +47,14 @@ static int declareOp(RlStore *p, void *pArg, i64 *piResult) {
 
 static void stateMachineFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   DeclareArgs a = {NULL, NULL, NULL};
+  int eTables = sqlite3_value_type(argv[0]), eApply = sqlite3_value_type(argv[1]);
+  if ((eTables != SQLITE_TEXT && eTables != SQLITE_NULL) ||
+      (eApply != SQLITE_TEXT && eApply != SQLITE_NULL)) {
+    sqlite3_result_error(ctx, "raft_state_machine: tables must be a JSON array of names "
+                              "(or one name) and apply_sql text, or NULL", -1);
+    sqlite3_result_error_code(ctx, SQLITE_MISMATCH);
+    return;
+  }
   if (sqlite3_value_type(argv[0]) == SQLITE_TEXT) {
     a.zTables = (const char *)sqlite3_value_text(argv[0]);
     if (a.zTables[0] != '[') a.zOwned = sqlite3_mprintf("[\"%w\"]", a.zTables);

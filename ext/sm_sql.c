@@ -58,7 +58,9 @@ static void freeTables(SmTables *t) {
 }
 
 static int tableAllowed(const SmTables *t, const char *zDb, const char *zTable) {
-  if (zTable == NULL || zDb == NULL || sqlite3_stricmp(zDb, t->zSchema) != 0) return 0;
+  /* SQLite names no schema for some reads of a table it resolved already
+  ** (count(*)): the name alone then decides. */
+  if (zTable == NULL || (zDb && sqlite3_stricmp(zDb, t->zSchema) != 0)) return 0;
   for (int i = 0; i < t->nTable; i++) {
     if (sqlite3_stricmp(zTable, t->azTable[i]) == 0) return 1;
   }
@@ -72,6 +74,12 @@ static int smAuthorizer(void *pArg, int eAction, const char *z1, const char *z2,
   (void)zTrigger;
   switch (eAction) {
     case SQLITE_READ:
+      /* json_each() and json_tree() decode payloads: read-only functions
+      ** that SQLite presents as tables. */
+      if (z1 && (sqlite3_stricmp(z1, "json_each") == 0 || sqlite3_stricmp(z1, "json_tree") == 0)) {
+        return SQLITE_OK;
+      }
+      return tableAllowed(t, zDb, z1) ? SQLITE_OK : SQLITE_DENY;
     case SQLITE_UPDATE:
       return tableAllowed(t, zDb, z1) ? SQLITE_OK : SQLITE_DENY;
     case SQLITE_INSERT:
@@ -315,9 +323,12 @@ static char *tempImagePath(RlStore *p) {
 
 static void removeImage(const char *zPath) {
   if (zPath == NULL) return;
-  char *z = sqlite3_mprintf("%s-journal", zPath);
-  if (z) remove(z);
-  sqlite3_free(z);
+  static const char *const azSuffix[] = {"-journal", "-wal", "-shm"};
+  for (size_t i = 0; i < sizeof(azSuffix) / sizeof(azSuffix[0]); i++) {
+    char *z = sqlite3_mprintf("%s%s", zPath, azSuffix[i]);
+    if (z) remove(z);
+    sqlite3_free(z);
+  }
   remove(zPath);
 }
 

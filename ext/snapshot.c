@@ -338,16 +338,14 @@ static int makeCurrent(RlStore *p, i64 iRow, const raftlite_snapshot_meta *pMeta
                       -1, SQLITE_TRANSIENT);
   }
   sqlite3_bind_int64(pStmt, 7, iRow);
-  int rc = execOnRow(p, "UPDATE $S.raftlite_snapshot SET is_current = 0"
-                        " WHERE is_current = 1 AND id <> ?1", iRow);
+  /* The previous snapshot goes first: the new one may carry the same id (a
+  ** leader sending its snapshot again). A refusal rolls all of it back. */
+  int rc = execOnRow(p, "DELETE FROM $S.raftlite_snapshot"
+                        " WHERE id <> ?1 AND snapshot_id IS NOT NULL", iRow);
   if (rc == SQLITE_OK) {
     sqlite3_step(pStmt);
     rc = sqlite3_reset(pStmt);
     if (rc != SQLITE_OK) rc = rlFailSqlite(p, rc);
-  }
-  if (rc == SQLITE_OK) {
-    rc = execOnRow(p, "DELETE FROM $S.raftlite_snapshot"
-                      " WHERE id <> ?1 AND snapshot_id IS NOT NULL", iRow);
   }
   return rc;
 }
@@ -462,7 +460,16 @@ int rlInstallSnapshot(RlStore *p, const raftlite_snapshot_meta *pMeta,
       rc = rlSmRestore(p, pData, pMeta);
     }
   }
-  if (rc == SQLITE_OK) rc = makeCurrent(p, iRow, pMeta);
+  if (rc == SQLITE_OK) {
+    rc = makeCurrent(p, iRow, pMeta);
+    if (p->eKind == RAFTLITE_INVALID_MEMBERSHIP) {
+      RlLogId at = {1, (i64)pMeta->membership_log_id.term, (i64)pMeta->membership_log_id.index};
+      const char *zJson = pMeta->membership_json ? pMeta->membership_json : "";
+      int n = (int)strlen(zJson);
+      rc = rlFail(p, RL_MSG_SNAPSHOT_MEMBERSHIP, rlLogIdText(&at, zA), rlLogIdText(&last, zB),
+                  n > 60 ? 60 : n, zJson);
+    }
+  }
   /* last_applied and the applied membership jump to the snapshot's. */
   if (rc == SQLITE_OK) {
     sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_SET_APPLIED_SNAPSHOT);

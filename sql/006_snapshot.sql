@@ -5,12 +5,16 @@
 -- last log id is not below last_applied.
 -- INVARIANT(snapshot-meta-fixed): once a snapshot has its snapshot_id, its
 -- meta (id, last log id, membership) never changes.
--- INVARIANT(snapshot-membership): a snapshot's membership is valid.
+-- INVARIANT(snapshot-membership): a snapshot's membership is valid and
+-- carried by a log id at or below the snapshot's last log id.
 -- Chunks go with their snapshot.
 
 CREATE TRIGGER IF NOT EXISTS raftlite_snapshot_insert
 BEFORE INSERT ON raftlite_snapshot
 BEGIN
+  SELECT RAISE(ABORT, 'raft_snapshot: InvalidMembership')
+  WHERE new.membership_index IS NOT NULL
+    AND (new.membership_term, new.membership_index) > (new.last_term, new.last_index);
   SELECT RAISE(ABORT, 'raft_snapshot: SnapshotStale')
   FROM raftlite_state AS s
   WHERE new.is_current = 1
@@ -23,6 +27,9 @@ END;
 CREATE TRIGGER IF NOT EXISTS raftlite_snapshot_update
 BEFORE UPDATE ON raftlite_snapshot
 BEGIN
+  SELECT RAISE(ABORT, 'raft_snapshot: InvalidMembership')
+  WHERE new.membership_index IS NOT NULL
+    AND (new.membership_term, new.membership_index) > (new.last_term, new.last_index);
   SELECT RAISE(ABORT, 'raft_snapshot: SnapshotMetaFixed')
   WHERE old.snapshot_id IS NOT NULL
     AND (new.snapshot_id IS NOT old.snapshot_id
