@@ -21,25 +21,36 @@
 CREATE TRIGGER IF NOT EXISTS raftlite_log_append
 BEFORE INSERT ON raftlite_log
 BEGIN
-  INSERT INTO raftlite_membership_check
-  SELECT new.payload WHERE new.kind = 'membership';
-  -- Follow the reference id.
+  -- Follow the reference id. In a stored state that keeps the rules, the
+  -- greatest of the three log ids is also the one with the greatest index,
+  -- so: index = that index + 1, term not below any of their terms. Scalar
+  -- subqueries only: a subquery in FROM with ORDER BY costs an ephemeral
+  -- table per appended row.
   SELECT RAISE(ABORT, 'raft_log: LogsNonConsecutive')
-  FROM (SELECT term, idx FROM (
-          SELECT term, idx FROM (SELECT term, idx FROM raftlite_log
-                                 ORDER BY idx DESC LIMIT 1)
-          UNION ALL
-          SELECT purged_term, purged_index FROM raftlite_state
-          WHERE purged_index IS NOT NULL
-          UNION ALL
-          SELECT applied_term, applied_index FROM raftlite_state
-          WHERE applied_index IS NOT NULL)
-        ORDER BY term DESC, idx DESC LIMIT 1) AS ref
-  WHERE new.idx IS NOT ref.idx + 1 OR new.term < ref.term;
+  FROM raftlite_state AS s
+  WHERE max(coalesce((SELECT max(idx) FROM raftlite_log), -1),
+            coalesce(s.purged_index, -1), coalesce(s.applied_index, -1)) >= 0
+    AND (new.idx IS NOT max(coalesce((SELECT max(idx) FROM raftlite_log), -1),
+                            coalesce(s.purged_index, -1),
+                            coalesce(s.applied_index, -1)) + 1
+         OR new.term < max(coalesce((SELECT term FROM raftlite_log
+                                     ORDER BY idx DESC LIMIT 1), -1),
+                           coalesce(s.purged_term, -1),
+                           coalesce(s.applied_term, -1)));
   -- And never leave a hole after the last present entry.
   SELECT RAISE(ABORT, 'raft_log: LogsNonConsecutive')
-  FROM (SELECT idx FROM raftlite_log ORDER BY idx DESC LIMIT 1) AS last
-  WHERE new.idx IS NOT last.idx + 1;
+  WHERE new.idx IS NOT (SELECT max(idx) FROM raftlite_log) + 1
+    AND EXISTS (SELECT 1 FROM raftlite_log);
+END;
+
+-- A membership entry must be a valid membership (002_membership.sql). A
+-- trigger of its own, with INSERT ... VALUES: INSERT ... SELECT into a table
+-- with triggers goes through an ephemeral table, on every append.
+CREATE TRIGGER IF NOT EXISTS raftlite_log_membership
+BEFORE INSERT ON raftlite_log
+WHEN new.kind = 'membership'
+BEGIN
+  INSERT INTO raftlite_membership_check VALUES (new.payload);
 END;
 
 CREATE TRIGGER IF NOT EXISTS raftlite_log_update

@@ -114,12 +114,10 @@ static void refused(void *f, int iLine, const char *zCall, int rc, char *zBefore
   REFUSED_(call, #call, RAFTLITE_##kind, RAFTLITE_##alt, z1, z2)
 
 /* Declares the four outputs of get_initial_state and fills them. */
-#define INITIAL_VARS(ls, as, hs)                                           \
+#define INITIAL(ls, as, hs, bHs)                                           \
   raftlite_log_state ls;                                                   \
   raftlite_applied_state as;                                               \
-  raftlite_hard_state hs
-#define INITIAL(ls, as, hs, bHs)                                           \
-  INITIAL_VARS(ls, as, hs);                                                \
+  raftlite_hard_state hs;                                                  \
   int bHs = -1;                                                            \
   ASSERT_OK(raftlite_get_initial_state(F->store, &ls, &as, &hs, &bHs))
 
@@ -133,12 +131,6 @@ TEST(membership, initialThenFromLogAndEmptySm) {
   raftlite_applied_state as;
   ASSERT_OK(raftlite_last_applied_state(F->store, &as));
   ASSERT(as.has_applied == 0 && as.has_membership == 0 && as.membership_json == NULL);
-}
-
-/* With an empty log the membership comes from the state machine. */
-TEST(membership, fromEmptyLogAndSm) {
-  ASSERT_OK(APPLY(B(1, 1), M(1, 2, "[[3,4,5]]")));
-  membership(f, 1, 2, "[[3,4,5]]");
 }
 
 /* openraft appends a membership at or below last_applied to see which wins
@@ -510,6 +502,17 @@ static void useKv(Fixture *f) {
   nApplied = 0;
 }
 
+/* One normal entry reaches the state machine, answers, and moves last_applied. */
+TEST(apply, single) {
+  useKv(F);
+  raftlite_responses r;
+  ASSERT_OK(raftlite_apply_to_state_machine(F->store, ENTRIES(N(3, 1, "status=lit")), 1, &r));
+  ASSERT(r.n == 1 && r.a[0].size == 4 && memcmp(r.a[0].data, "ok 1", 4) == 0);
+  raftlite_responses_free(&r);
+  ASSERT_INT(queryInt(F->db, "SELECT count(*) FROM kv WHERE k = 'status' AND v = 'lit'"), 1);
+  ASSERT_INT(queryInt(F->db, "SELECT applied_term * 10 + applied_index FROM raftlite_state"), 31);
+}
+
 /* A batch gives one response per entry in order (empty for a membership),
 ** and later writes win. */
 TEST(apply, multi) {
@@ -533,7 +536,7 @@ TEST(defensive, applyNonemptyInput) {
 }
 
 /* defensive: re-applying the last applied entry (alone or leading a batch)
-** or skipping an index is ApplyNonConsecutive and never reaches the sm. */
+** or skipping an index is ApplyNonConsecutive and runs no callback. */
 TEST(defensive, applyIndexEqLastAppliedPlusOne) {
   useKv(F);
   ASSERT_OK(APPLY(B(0, 0), N(3, 1, "a=1")));
@@ -668,16 +671,19 @@ TEST(snapshot, transfer) {
   useKv(&other);
   raftlite_sm_changes ch;
   raftlite_snapshot_meta cur;
-  INITIAL_VARS(ls, as, hs);
-  int bHs = 0, rc = installBytes(other.store, &meta, buf, &ch);
+  int rc = installBytes(other.store, &meta, buf, &ch);
   s = NULL;
   if (rc == SQLITE_OK) rc = raftlite_get_current_snapshot(other.store, &cur, &s);
   raftlite_snapshot_close(s);
+  raftlite_snapshot_meta_free(&meta);
+  raftlite_log_state ls;
+  raftlite_applied_state as;
+  raftlite_hard_state hs;
+  int bHs;
   if (rc == SQLITE_OK) rc = raftlite_get_initial_state(other.store, &ls, &as, &hs, &bHs);
   long long nKv = queryInt(other.db, "SELECT count(*) FROM kv WHERE k||v IN ('a1','b2')");
   fixtureClose(&other);
   remove(other.zPath);
-  raftlite_snapshot_meta_free(&meta);
   ASSERT_INT(rc, SQLITE_OK);
   ASSERT_STR(cur.snapshot_id, meta.snapshot_id);
   ASSERT_STR(cur.membership_json, "[[1,2]]");
