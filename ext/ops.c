@@ -229,12 +229,17 @@ int rlPurge(RlStore *p, i64 iIndex, int bHasTerm, i64 iTerm, i64 *pnEntries) {
   char zA[RL_LOGID_BUF], zB[RL_LOGID_BUF];
   RlLogId got = {1, bHasTerm ? iTerm : iEntryTerm, iIndex};
   if (pnEntries) *pnEntries = countPresent(&state, 0, iIndex);
-  if (state.purged.has && iIndex <= state.purged.index) {
-    /* Already purged: a no-op, unless the id given is above last_purged. */
-    if (bHasTerm && rlLogIdCmp(&got, &state.purged) > 0) {
-      rc = rlFail(p, RL_MSG_PURGE_BELOW_PURGED,
-                  rlLogIdText(&state.purged, zA), rlLogIdText(&got, zB));
-    }
+  /* At or below last_purged (as log ids): a no-op. An id of a greater
+  ** term at a lower index goes on to the triggers (install_snapshot of a
+  ** newer term does that). */
+  if (state.purged.has && iIndex <= state.purged.index &&
+      (!bHasTerm || rlLogIdCmp(&got, &state.purged) <= 0)) {
+    return rlEnd(p, rc);
+  }
+  if (state.purged.has && iIndex <= state.purged.index &&
+      rlLogIdCmp(&got, &state.applied) != 0) {
+    rc = rlFail(p, RL_MSG_PURGE_BELOW_PURGED, rlLogIdText(&state.purged, zA),
+                rlLogIdText(&got, zB));
     return rlEnd(p, rc);
   }
   if (!bFound && !bHasTerm) {

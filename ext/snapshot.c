@@ -447,6 +447,12 @@ int rlInstallSnapshot(RlStore *p, const raftlite_snapshot_meta *pMeta,
     i64 iFrom = state.applied.has ? state.applied.index + 1 : state.first.index;
     rc = rlTruncate(p, iFrom, NULL);
   }
+  /* ... and those at or below last_applied before last_applied moves: the
+  ** entry at the meta's index may carry another term. */
+  if (rc == SQLITE_OK && !bHeld && state.applied.has &&
+      rlLogIdCmp(&state.applied, &state.purged) > 0) {
+    rc = rlPurge(p, state.applied.index, 1, state.applied.term, NULL);
+  }
   /* The state machine's content. */
   if (rc == SQLITE_OK) {
     pData->iPos = 0;
@@ -480,12 +486,6 @@ int rlInstallSnapshot(RlStore *p, const raftlite_snapshot_meta *pMeta,
       rc = sqlite3_reset(pStmt);
       if (rc != SQLITE_OK) rc = rlFailSqlite(p, rc);
     }
-  }
-  /* The purge: in two steps when the log does not hold meta.last_log_id,
-  ** since the entry at last_applied may carry another term. */
-  if (rc == SQLITE_OK && !bHeld && state.applied.has &&
-      rlLogIdCmp(&state.applied, &state.purged) > 0) {
-    rc = rlPurge(p, state.applied.index, 1, state.applied.term, NULL);
   }
   if (rc == SQLITE_OK) rc = rlPurge(p, last.index, 1, last.term, NULL);
   if (bBegun) rc = rlEnd(p, rc);

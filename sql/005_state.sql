@@ -36,12 +36,6 @@ BEFORE UPDATE OF purged_term, purged_index ON raftlite_state
 WHEN new.purged_term IS NOT old.purged_term
   OR new.purged_index IS NOT old.purged_index
 BEGIN
-  SELECT RAISE(ABORT, 'raft_state: PurgeNotAscending')
-  WHERE old.purged_index IS NOT NULL
-    AND (new.purged_index IS NULL
-         OR new.purged_term < old.purged_term
-         OR (new.purged_term = old.purged_term
-             AND new.purged_index < old.purged_index));
   SELECT RAISE(ABORT, 'raft_state: LogIdMismatch')
   FROM raftlite_log AS e
   WHERE e.idx = new.purged_index AND e.term <> new.purged_term;
@@ -49,6 +43,15 @@ BEGIN
   WHERE new.applied_index IS NULL
      OR new.purged_index > new.applied_index
      OR (new.purged_term, new.purged_index) > (new.applied_term, new.applied_index);
+  -- Up as log ids; at a lower or equal index only to a new last_applied
+  -- (install_snapshot of a greater term).
+  SELECT RAISE(ABORT, 'raft_state: PurgeNotAscending')
+  WHERE old.purged_index IS NOT NULL
+    AND (new.purged_index IS NULL
+         OR (new.purged_term, new.purged_index) < (old.purged_term, old.purged_index)
+         OR (new.purged_index <= old.purged_index
+             AND (new.purged_term, new.purged_index)
+                 IS NOT (new.applied_term, new.applied_index)));
   -- The present entries must follow last_purged directly.
   SELECT RAISE(ABORT, 'raft_state: LogsNonConsecutive')
   FROM (SELECT idx FROM raftlite_log ORDER BY idx LIMIT 1) AS first
@@ -58,10 +61,10 @@ BEGIN
   WHERE new.purged_index > last.idx AND new.purged_term < last.term;
 END;
 
+-- Fires on every write of last_applied, changed or not: applying the
+-- entry at last_applied again is ApplyNonConsecutive too.
 CREATE TRIGGER IF NOT EXISTS raftlite_state_apply
 BEFORE UPDATE OF applied_term, applied_index ON raftlite_state
-WHEN new.applied_term IS NOT old.applied_term
-  OR new.applied_index IS NOT old.applied_index
 BEGIN
   SELECT RAISE(ABORT, 'raft_state: ApplyNonConsecutive')
   WHERE new.applied_index IS NULL
