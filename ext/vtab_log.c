@@ -43,8 +43,9 @@
 #define LOG_COLUMN_PAYLOAD 3
 
 typedef struct LogVtab {
-  sqlite3_vtab base; /* Base class - must be first */
-  RlStore store;     /* for INSERT: statements kept until disconnect */
+  sqlite3_vtab base;        /* Base class - must be first */
+  RlStore store;            /* for INSERT: statements kept until disconnect */
+  sqlite3_stmt *apSpare[2]; /* range queries a closed cursor handed back */
 } LogVtab;
 
 typedef struct LogCursor {
@@ -87,6 +88,8 @@ static int logCreate(sqlite3 *db, void *pAux, int argc, const char *const *argv,
 
 static int logDisconnect(sqlite3_vtab *pVtab) {
   LogVtab *p = (LogVtab *)pVtab;
+  sqlite3_finalize(p->apSpare[0]);
+  sqlite3_finalize(p->apSpare[1]);
   rlStoreClear(&p->store);
   sqlite3_free(p);
   return SQLITE_OK;
@@ -101,10 +104,21 @@ static int logOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCursor) {
   return SQLITE_OK;
 }
 
+/* A cursor's statements go back to the vtab for the next cursor: a query
+** run many times opens a cursor each time, and preparing costs more than
+** reading a few rows. */
 static int logClose(sqlite3_vtab_cursor *cur) {
   LogCursor *pCur = (LogCursor *)cur;
-  sqlite3_finalize(pCur->apStmt[0]);
-  sqlite3_finalize(pCur->apStmt[1]);
+  LogVtab *pVtab = (LogVtab *)cur->pVtab;
+  for (int i = 0; i < 2; i++) {
+    if (pCur->apStmt[i] == NULL) continue;
+    sqlite3_reset(pCur->apStmt[i]);
+    if (pVtab->apSpare[i] == NULL) {
+      pVtab->apSpare[i] = pCur->apStmt[i];
+    } else {
+      sqlite3_finalize(pCur->apStmt[i]);
+    }
+  }
   sqlite3_free(pCur);
   return SQLITE_OK;
 }
@@ -292,6 +306,10 @@ static int logFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
   }
 
   if (pCur->pStmt) sqlite3_reset(pCur->pStmt);
+  if (pCur->apStmt[bDesc] == NULL && pVtab->apSpare[bDesc] != NULL) {
+    pCur->apStmt[bDesc] = pVtab->apSpare[bDesc];
+    pVtab->apSpare[bDesc] = NULL;
+  }
   if (pCur->apStmt[bDesc] == NULL) {
     char *zSql = rlExpandSchema(
         bDesc ? "SELECT idx, term, kind, payload FROM $S.raftlite_log"
@@ -300,7 +318,8 @@ static int logFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
                 " WHERE idx BETWEEN ?1 AND ?2 ORDER BY idx LIMIT ?3 OFFSET ?4",
         pVtab->store.zSchema);
     if (zSql == NULL) return SQLITE_NOMEM;
-    int rc = sqlite3_prepare_v3(pVtab->store.db, zSql, -1, SQLITE_PREPARE_NO_VTAB,
+    int rc = sqlite3_prepare_v3(pVtab->store.db, zSql, -1,
+                                SQLITE_PREPARE_PERSISTENT | SQLITE_PREPARE_NO_VTAB,
                                 &pCur->apStmt[bDesc], NULL);
     sqlite3_free(zSql);
     if (rc != SQLITE_OK) {

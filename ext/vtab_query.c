@@ -18,8 +18,9 @@ typedef struct QueryVtab {
   sqlite3_vtab base; /* Base class - must be first */
   sqlite3 *db;
   const RlQueryVtab *pDef;
-  char *zSchema; /* the store's schema (argv[1] of xConnect) */
-  char *zSql;    /* pDef->zQuery for this schema */
+  char *zSchema;        /* the store's schema (argv[1] of xConnect) */
+  char *zSql;           /* pDef->zQuery for this schema */
+  sqlite3_stmt *pSpare; /* the query, handed back by a closed cursor */
 } QueryVtab;
 
 typedef struct QueryCursor {
@@ -62,6 +63,7 @@ static int queryCreate(sqlite3 *db, void *pAux, int argc, const char *const *arg
 
 static int queryDisconnect(sqlite3_vtab *pVtab) {
   QueryVtab *p = (QueryVtab *)pVtab;
+  sqlite3_finalize(p->pSpare);
   sqlite3_free(p->zSchema);
   sqlite3_free(p->zSql);
   sqlite3_free(p);
@@ -84,8 +86,16 @@ static int queryOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCursor) {
   return SQLITE_OK;
 }
 
+/* The statement goes back to the vtab for the next cursor (preparing costs
+** more than reading the row). */
 static int queryClose(sqlite3_vtab_cursor *cur) {
   QueryCursor *pCur = (QueryCursor *)cur;
+  QueryVtab *p = (QueryVtab *)cur->pVtab;
+  if (pCur->pStmt && p->pSpare == NULL) {
+    sqlite3_reset(pCur->pStmt);
+    p->pSpare = pCur->pStmt;
+    pCur->pStmt = NULL;
+  }
   sqlite3_finalize(pCur->pStmt);
   sqlite3_free(pCur);
   return SQLITE_OK;
@@ -123,8 +133,13 @@ static int queryFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
   (void)argv;
   QueryCursor *pCur = (QueryCursor *)cur;
   QueryVtab *p = (QueryVtab *)cur->pVtab;
+  if (pCur->pStmt == NULL && p->pSpare) {
+    pCur->pStmt = p->pSpare;
+    p->pSpare = NULL;
+  }
   if (pCur->pStmt == NULL) {
-    int rc = sqlite3_prepare_v3(p->db, p->zSql, -1, SQLITE_PREPARE_NO_VTAB,
+    int rc = sqlite3_prepare_v3(p->db, p->zSql, -1,
+                                SQLITE_PREPARE_PERSISTENT | SQLITE_PREPARE_NO_VTAB,
                                 &pCur->pStmt, NULL);
     if (rc != SQLITE_OK) return queryError(pCur, rc);
   }
