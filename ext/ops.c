@@ -189,6 +189,7 @@ static i64 countPresent(const RlState *pState, i64 iLo, i64 iHi) {
 int rlTruncate(RlStore *p, i64 iIndex, i64 *pnEntries) {
   RlState state;
   int rc = rlBegin(p);
+  if (rc != SQLITE_OK) return rc; /* nothing to roll back */
   if (rc == SQLITE_OK) rc = rlReadState(p, &state);
   if (rc != SQLITE_OK) return rlEnd(p, rc);
   sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_TRUNCATE);
@@ -220,6 +221,7 @@ int rlReadEntryTerm(RlStore *p, i64 iIndex, int *pbFound, i64 *piTerm) {
 int rlPurge(RlStore *p, i64 iIndex, int bHasTerm, i64 iTerm, i64 *pnEntries) {
   RlState state;
   int rc = rlBegin(p);
+  if (rc != SQLITE_OK) return rc; /* nothing to roll back */
   if (rc == SQLITE_OK) rc = rlReadState(p, &state);
   int bFound = 0;
   i64 iEntryTerm = 0;
@@ -286,6 +288,11 @@ static int applyOne(RlStore *p, const raftlite_entry *e, const RlLogId *pPrev,
   int rc = rlCheckU64(p, "term", e->log_id.term);
   if (rc == SQLITE_OK) rc = rlCheckU64(p, "idx", e->log_id.index);
   if (rc != SQLITE_OK) return rc;
+  if (rlKindName((int)e->kind) == NULL) {
+    char zGot[32];
+    sqlite3_snprintf(sizeof(zGot), zGot, "%d", (int)e->kind);
+    return rlFail(p, RL_MSG_BAD_KIND, zGot);
+  }
 
   int bMembership = e->kind == RAFTLITE_MEMBERSHIP;
   sqlite3_stmt *pStmt = rlStmt(p, bMembership ? RL_STMT_SET_APPLIED_MEMBERSHIP
@@ -350,6 +357,7 @@ static int applyOne(RlStore *p, const raftlite_entry *e, const RlLogId *pPrev,
 int rlApplyUpTo(RlStore *p, i64 iIndex, i64 *piApplied) {
   RlState state;
   int rc = rlBegin(p);
+  if (rc != SQLITE_OK) return rc; /* nothing to roll back */
   if (rc == SQLITE_OK) rc = rlReadState(p, &state);
   if (rc != SQLITE_OK) return rlEnd(p, rc);
   *piApplied = state.applied.has ? state.applied.index : -1;
@@ -396,6 +404,7 @@ int rlApplyEntries(RlStore *p, const raftlite_entry *a, size_t n,
   memset(pOut, 0, sizeof(*pOut));
   RlState state;
   int rc = rlBegin(p);
+  if (rc != SQLITE_OK) return rc; /* nothing to roll back */
   if (rc == SQLITE_OK) rc = rlReadState(p, &state);
   if (rc == SQLITE_OK && n == 0) rc = rlFail(p, RL_MSG_APPLY_EMPTY);
   raftlite_response *aResponse = NULL;

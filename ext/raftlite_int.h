@@ -180,6 +180,8 @@ typedef enum RlStmtId {
   RL_STMT_SNAPSHOT_META,
   RL_STMT_SNAPSHOT_MAKE_CURRENT,
   RL_STMT_SET_APPLIED_SNAPSHOT,
+  RL_STMT_SCHEMA_VERSION,
+  RL_STMT_TEMP_SCHEMA_VERSION,
   RL_STMT_COUNT
 } RlStmtId;
 
@@ -197,6 +199,7 @@ struct RlStore {
   raftlite_state_machine sm;          /* callbacks; NULL: the declared one */
   char *zSmApply;                     /* the declared apply statement's text */
   sqlite3_stmt *pSmApply;             /* ... prepared (sm_sql.c) */
+  i64 iSmSchemaVersion;               /* schema versions it was prepared at */
 };
 
 /* Sets up *p for schema zSchema (copied). bPersistent: prepare with

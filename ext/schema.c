@@ -333,6 +333,11 @@ static const char *const azStateCheck[] = {
     " quote(current_term), quote(voted_for)) FROM $S.raftlite_hard_state"
     " WHERE typeof(current_term) <> 'integer' OR current_term < 0"
     " OR voted_for < 0 OR (voted_for IS NOT NULL AND typeof(voted_for) <> 'integer')",
+    /* chunks go with their snapshot */
+    "SELECT 'SchemaAltered', format('%d snapshot chunks belong to no snapshot', count(*))"
+    " FROM $S.raftlite_snapshot_chunk AS c WHERE NOT EXISTS"
+    " (SELECT 1 FROM $S.raftlite_snapshot AS s WHERE s.id = c.snapshot)"
+    " HAVING count(*) > 0",
     /* state-single-row */
     "SELECT 'SchemaAltered', format('raftlite_state has %d rows, not 1', n)"
     " FROM (SELECT count(*) AS n FROM $S.raftlite_state) WHERE n <> 1",

@@ -193,8 +193,32 @@ static int loadApply(RlStore *p) {
   return rc;
 }
 
+/* The schema versions of the store's schema and of temp, summed: a change
+** of either (a trigger added on a declared table, say) makes SQLite
+** re-prepare the apply statement without raftlite's authorizer, so the
+** statement is prepared again under it. */
+static int schemaVersion(RlStore *p, i64 *piVersion) {
+  static const RlStmtId aId[] = {RL_STMT_SCHEMA_VERSION, RL_STMT_TEMP_SCHEMA_VERSION};
+  *piVersion = 0;
+  for (size_t i = 0; i < sizeof(aId) / sizeof(aId[0]); i++) {
+    sqlite3_stmt *pStmt = rlStmt(p, aId[i]);
+    if (pStmt == NULL) return SQLITE_ERROR;
+    if (sqlite3_step(pStmt) == SQLITE_ROW) *piVersion += sqlite3_column_int64(pStmt, 0);
+    int rc = sqlite3_reset(pStmt);
+    if (rc != SQLITE_OK) return rlFailSqlite(p, rc);
+  }
+  return SQLITE_OK;
+}
+
 int rlSmApply(RlStore *p, const raftlite_entry *e, raftlite_response *pOut) {
-  int rc = loadApply(p);
+  i64 iVersion;
+  int rc = schemaVersion(p, &iVersion);
+  if (rc == SQLITE_OK && iVersion != p->iSmSchemaVersion) {
+    sqlite3_free(p->zSmApply); /* forces loadApply() to prepare again */
+    p->zSmApply = NULL;
+    p->iSmSchemaVersion = iVersion;
+  }
+  if (rc == SQLITE_OK) rc = loadApply(p);
   if (rc != SQLITE_OK || p->pSmApply == NULL) return rc;
   sqlite3_stmt *pStmt = p->pSmApply;
   sqlite3_reset(pStmt);
@@ -238,6 +262,7 @@ int rlSmApply(RlStore *p, const raftlite_entry *e, raftlite_response *pOut) {
 
 int rlSmDeclare(RlStore *p, const char *zTablesJson, const char *zApply, i64 *pnTables) {
   int rc = rlBegin(p);
+  if (rc != SQLITE_OK) return rc; /* nothing to roll back */
   char *zSql = NULL;
   if (rc == SQLITE_OK) {
     zSql = rlExpandSchema(
@@ -554,10 +579,14 @@ static char *checkImage(RlStore *p, sqlite3 *pImg, const SmTables *t,
   char *zOthers = NULL;
   {
     sqlite3_str *pIn = sqlite3_str_new(p->db);
+    /* sqlite_sequence comes with AUTOINCREMENT tables: allowed as SQLite
+    ** itself creates it. */
     sqlite3_str_appendall(pIn, "SELECT group_concat(type || ' ' || name, ', ') FROM sqlite_schema"
-                               " WHERE tbl_name NOT IN ('raftlite_snapshot_meta'");
+                               " WHERE NOT (type = 'table' AND name = 'sqlite_sequence'"
+                               " AND sql = 'CREATE TABLE sqlite_sequence(name,seq)')"
+                               " AND (tbl_name NOT IN ('raftlite_snapshot_meta'");
     for (int i = 0; i < t->nTable; i++) sqlite3_str_appendf(pIn, ", %Q", t->azTable[i]);
-    sqlite3_str_appendall(pIn, ") OR type NOT IN ('table', 'index')");
+    sqlite3_str_appendall(pIn, ") OR type NOT IN ('table', 'index'))");
     char *zSql = sqlite3_str_finish(pIn);
     zOthers = zSql ? imageText(pImg, zSql) : NULL;
     sqlite3_free(zSql);
@@ -643,7 +672,10 @@ int rlSmRestore(RlStore *p, raftlite_snapshot *r, const raftlite_snapshot_meta *
       sqlite3_free(zWhy);
     }
   }
-  /* Replace the declared tables' contents, inside install's transaction. */
+  /* Replace the declared tables' contents, inside install's transaction.
+  ** Foreign keys between them are checked at commit, not row by row
+  ** (defer_foreign_keys resets itself when the transaction ends). */
+  if (rc == SQLITE_OK) rc = execOn(p->db, "PRAGMA defer_foreign_keys=ON");
   for (int i = 0; rc == SQLITE_OK && i < t.nTable; i++) {
     char *zDel = sqlite3_mprintf("DELETE FROM \"%w\".\"%w\"", p->zSchema, t.azTable[i]);
     rc = zDel ? execOn(p->db, zDel) : SQLITE_NOMEM;

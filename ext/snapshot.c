@@ -50,6 +50,7 @@ static int execOnRow(RlStore *p, const char *zTemplate, i64 iRow) {
 
 int rlReclaimReceiving(RlStore *p) {
   int rc = rlBegin(p);
+  if (rc != SQLITE_OK) return rc; /* nothing to roll back */
   if (rc == SQLITE_OK) {
     rc = execOnRow(p, "DELETE FROM $S.raftlite_snapshot"
                       " WHERE snapshot_id IS NULL AND id <> ?1", -1);
@@ -174,6 +175,8 @@ int raftlite_snapshot_write(raftlite_snapshot *s, const void *buf, size_t n) {
   if (!s->bWritable) return rlFail(p, RL_MSG_STREAM_READ_ONLY);
   if (n == 0) return SQLITE_OK;
   int rc = rlBegin(p);
+  if (rc != SQLITE_OK) return rc; /* nothing to roll back */
+  rc = streamAlive(s); /* reclaimed by another handle's open? */
   const unsigned char *pIn = buf;
   i64 iPos = s->iPos;
   size_t nLeft = n;
@@ -218,7 +221,8 @@ int raftlite_snapshot_seek(raftlite_snapshot *s, int64_t offset, int whence,
     case SEEK_END: iBase = s->nSize; break;
     default: return rlFail(s->pStore, RL_MSG_SEEK, (long long)offset, whence);
   }
-  if ((offset < 0 && -offset > iBase) || (offset > 0 && offset > INT64_MAX - iBase)) {
+  /* iBase is >= 0, so only these two can overflow or go below 0. */
+  if ((offset < 0 && offset < -iBase) || (offset > 0 && offset > INT64_MAX - iBase)) {
     return rlFail(s->pStore, RL_MSG_SEEK, (long long)offset, whence);
   }
   s->iPos = iBase + offset;
@@ -232,6 +236,7 @@ int raftlite_snapshot_seek(raftlite_snapshot *s, int64_t offset, int whence,
 int rlBeginReceiving(RlStore *p, raftlite_snapshot **ppStream) {
   *ppStream = NULL;
   int rc = rlBegin(p);
+  if (rc != SQLITE_OK) return rc; /* nothing to roll back */
   sqlite3_stmt *pStmt = rc == SQLITE_OK ? rlStmt(p, RL_STMT_SNAPSHOT_NEW) : NULL;
   if (rc == SQLITE_OK && pStmt == NULL) rc = SQLITE_ERROR;
   if (rc == SQLITE_OK) {
@@ -356,6 +361,7 @@ int rlBuildSnapshot(RlStore *p, raftlite_snapshot_meta *pMeta,
   *ppStream = NULL;
   RlState state;
   int rc = rlBegin(p);
+  if (rc != SQLITE_OK) return rc; /* nothing to roll back */
   if (rc == SQLITE_OK) rc = rlReadState(p, &state);
   if (rc == SQLITE_OK && !state.applied.has) rc = rlFail(p, RL_MSG_NOTHING_APPLIED);
   raftlite_snapshot *w = NULL;
@@ -468,7 +474,8 @@ int rlInstallSnapshot(RlStore *p, const raftlite_snapshot_meta *pMeta,
   }
   if (rc == SQLITE_OK) {
     rc = makeCurrent(p, iRow, pMeta);
-    if (p->eKind == RAFTLITE_INVALID_MEMBERSHIP) {
+    if (p->eKind == RAFTLITE_INVALID_MEMBERSHIP ||
+        (rc != SQLITE_OK && p->zErrMsg && strstr(p->zErrMsg, "malformed JSON"))) {
       RlLogId at = {1, (i64)pMeta->membership_log_id.term, (i64)pMeta->membership_log_id.index};
       const char *zJson = pMeta->membership_json ? pMeta->membership_json : "";
       int n = (int)strlen(zJson);

@@ -14,9 +14,10 @@
 
 /* The statements, with $S standing for the quoted schema name. */
 static const char *const azStmtSql[RL_STMT_COUNT] = {
-    [RL_STMT_SAVEPOINT] = "SAVEPOINT raftlite",
-    [RL_STMT_RELEASE] = "RELEASE raftlite",
-    [RL_STMT_ROLLBACK_TO] = "ROLLBACK TO raftlite",
+    /* A name an application is unlikely to use for its own savepoints. */
+    [RL_STMT_SAVEPOINT] = "SAVEPOINT raftlite_call",
+    [RL_STMT_RELEASE] = "RELEASE raftlite_call",
+    [RL_STMT_ROLLBACK_TO] = "ROLLBACK TO raftlite_call",
     [RL_STMT_JOURNAL_MODE] = "PRAGMA $S.journal_mode",
     [RL_STMT_SYNCHRONOUS] = "PRAGMA $S.synchronous",
     [RL_STMT_READ_STATE] =
@@ -80,6 +81,8 @@ static const char *const azStmtSql[RL_STMT_COUNT] = {
         "UPDATE $S.raftlite_snapshot SET snapshot_id = ?1, last_term = ?2,"
         " last_index = ?3, membership_term = ?4, membership_index = ?5,"
         " membership = json(?6), is_current = 1 WHERE id = ?7",
+    [RL_STMT_SCHEMA_VERSION] = "PRAGMA $S.schema_version",
+    [RL_STMT_TEMP_SCHEMA_VERSION] = "PRAGMA temp.schema_version",
     [RL_STMT_SET_APPLIED_SNAPSHOT] =
         "UPDATE $S.raftlite_state SET (applied_term, applied_index,"
         " membership_term, membership_index, membership) ="

@@ -75,8 +75,10 @@ CREATE TABLE IF NOT EXISTS raftlite_state(
 -- raftlite_snapshot_chunk, in pieces small enough for incremental BLOB I/O.
 --   snapshot_id   NULL while the stream is still being received
 --   is_current    1 for the current snapshot (at most one)
+-- AUTOINCREMENT: a stream names its snapshot by id, and an id must never
+-- come back for another snapshot while an old stream may still hold it.
 CREATE TABLE IF NOT EXISTS raftlite_snapshot(
-  id               INTEGER PRIMARY KEY,
+  id               INTEGER PRIMARY KEY AUTOINCREMENT,
   snapshot_id      TEXT UNIQUE CHECK (length(snapshot_id) BETWEEN 1 AND 127),
   last_term        INTEGER CHECK (last_term >= 0),
   last_index       INTEGER CHECK (last_index >= 0),

@@ -37,6 +37,13 @@ BEGIN
                                      ORDER BY idx DESC LIMIT 1), -1),
                            coalesce(s.purged_term, -1),
                            coalesce(s.applied_term, -1)));
+  -- An empty log with history: the first entry follows last_purged
+  -- (raftlite's append moves last_purged up to last_applied first).
+  SELECT RAISE(ABORT, 'raft_log: LogsNonConsecutive')
+  FROM raftlite_state AS s
+  WHERE NOT EXISTS (SELECT 1 FROM raftlite_log)
+    AND (s.purged_index IS NOT NULL OR s.applied_index IS NOT NULL)
+    AND new.idx IS NOT coalesce(s.purged_index, -2) + 1;
   -- And never leave a hole after the last present entry.
   SELECT RAISE(ABORT, 'raft_log: LogsNonConsecutive')
   WHERE new.idx IS NOT (SELECT max(idx) FROM raftlite_log) + 1

@@ -12,6 +12,12 @@
 CREATE TRIGGER IF NOT EXISTS raftlite_snapshot_insert
 BEFORE INSERT ON raftlite_snapshot
 BEGIN
+  -- INSERT OR REPLACE would delete a stored snapshot without its DELETE
+  -- trigger (recursive_triggers off): a new row never replaces one.
+  SELECT RAISE(ABORT, 'raft_snapshot: SnapshotMetaFixed')
+  WHERE EXISTS (SELECT 1 FROM raftlite_snapshot
+                WHERE id = new.id OR snapshot_id = new.snapshot_id
+                   OR (is_current = 1 AND new.is_current = 1));
   SELECT RAISE(ABORT, 'raft_snapshot: InvalidMembership')
   WHERE new.membership_index IS NOT NULL
     AND (new.membership_term, new.membership_index) > (new.last_term, new.last_index);

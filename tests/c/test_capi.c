@@ -437,6 +437,17 @@ TEST(apply, rules) {
                  SQLITE_CONSTRAINT, RAFTLITE_INVALID_MEMBERSHIP);
 }
 
+/* 2026-11-27 (review): an unknown kind is refused by apply as by append. */
+TEST(apply, unknownKind) {
+  raftlite_responses r;
+  raftlite_entry e = entry(1, 1, (raftlite_kind)7, NULL);
+  ASSERT_REFUSED(raftlite_apply_to_state_machine(F->store, &e, 1, &r), SQLITE_MISMATCH,
+                 RAFTLITE_OUT_OF_RANGE);
+  e.kind = (raftlite_kind)-3;
+  ASSERT_REFUSED(raftlite_apply_to_state_machine(F->store, &e, 1, &r), SQLITE_MISMATCH,
+                 RAFTLITE_OUT_OF_RANGE);
+}
+
 /* DirtyLog: applying an id that would leave a lower entry above it. */
 TEST(apply, dirtyLog) {
   ASSERT_OK(appendBlanks(F->store, 1, 5, 6));

@@ -128,4 +128,65 @@ TEST(declared, imageRoundTrip) {
   remove("follower.db");
 }
 
+/* 2026-11-27 (review): after a schema change the apply statement is
+** prepared again under the authorizer: a trigger added on a declared table
+** that writes elsewhere makes the next apply fail, as SQL raft_apply does. */
+TEST(declared, schemaChangeKeepsTheAuthorizer) {
+  EXEC(DECLARE_KV ";CREATE TABLE other(x)");
+  raftlite_entry a[2] = {kvEntry(1, "{\"k\":\"x\",\"v\":1}"), kvEntry(2, "{\"k\":\"y\",\"v\":2}")};
+  ASSERT_OK(raftlite_append_to_log(F->store, a, 2));
+  raftlite_responses r;
+  ASSERT_OK(raftlite_apply_to_state_machine(F->store, a, 1, &r));
+  raftlite_responses_free(&r);
+  EXEC("CREATE TRIGGER kv_t AFTER INSERT ON kv BEGIN INSERT INTO other VALUES (1); END");
+  ASSERT_REFUSED(raftlite_apply_to_state_machine(F->store, &a[1], 1, &r), SQLITE_ERROR,
+                 RAFTLITE_NO_VIOLATION);
+  ASSERT_INT(queryInt(F->db, "SELECT count(*) FROM other"), 0);
+}
+
+/* 2026-11-27 (review): images of AUTOINCREMENT tables (with sqlite_sequence)
+** and of tables linked by foreign keys (with foreign_keys on) install. */
+TEST(declared, autoincrementAndForeignKeys) {
+  static const char zSchema[] =
+      "PRAGMA foreign_keys=ON;"
+      "CREATE TABLE users(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT);"
+      "CREATE TABLE orders(id INTEGER PRIMARY KEY, user INTEGER REFERENCES users(id));"
+      "SELECT raft_state_machine('[\"users\",\"orders\"]',"
+      " 'INSERT INTO users(name) VALUES (:payload) RETURNING id');";
+  EXEC(zSchema);
+  EXEC("INSERT INTO users(name) VALUES ('seed'); INSERT INTO orders VALUES (1, 1)");
+  raftlite_entry e = entry(1, 1, RAFTLITE_NORMAL, "ann");
+  ASSERT_OK(raftlite_append_to_log(F->store, &e, 1));
+  raftlite_responses r;
+  ASSERT_OK(raftlite_apply_to_state_machine(F->store, &e, 1, &r));
+  raftlite_responses_free(&r);
+  raftlite_snapshot_meta meta;
+  raftlite_snapshot *s = NULL;
+  ASSERT_OK(raftlite_build_snapshot(F->store, &meta, &s));
+
+  Fixture other;
+  memset(&other, 0, sizeof(other));
+  strcpy(other.zPath, "follower-fk.db");
+  fixtureOpen(&other, 1);
+  sqlite3_exec(other.db, zSchema, NULL, NULL, NULL);
+  sqlite3_exec(other.db, "INSERT INTO users(name) VALUES ('old'); INSERT INTO orders VALUES (7, 1)",
+               NULL, NULL, NULL);
+  raftlite_snapshot *w = NULL;
+  ASSERT_OK(raftlite_begin_receiving_snapshot(other.store, &w));
+  char buf[4096];
+  size_t got;
+  while (raftlite_snapshot_read(s, buf, sizeof(buf), &got) == SQLITE_OK && got > 0) {
+    ASSERT_OK(raftlite_snapshot_write(w, buf, got));
+  }
+  raftlite_snapshot_close(s);
+  raftlite_sm_changes ch;
+  int rc = raftlite_install_snapshot(other.store, &meta, w, &ch);
+  if (rc != SQLITE_OK) FAIL("install: %s", raftlite_errmsg(other.store));
+  ASSERT_INT(queryInt(other.db, "SELECT count(*) FROM users"), 2);
+  ASSERT_INT(queryInt(other.db, "SELECT user FROM orders"), 1);
+  raftlite_snapshot_meta_free(&meta);
+  fixtureClose(&other);
+  remove("follower-fk.db");
+}
+
 RUN_TESTS(setUp, tearDown)

@@ -481,4 +481,80 @@ TEST(receive, reclaimedAtOpen) {
   raftlite_snapshot_meta_free(&meta);
 }
 
+/* 2026-11-27 (review): snapshot ids never come back, so a stale read
+** stream cannot read a newer snapshot's bytes. */
+TEST(stream, staleStreamNeverReadsAnother) {
+  Kv kv = {0};
+  useKv(F, &kv);
+  ASSERT_OK(appendApply(F->store, 1, 2));
+  raftlite_snapshot *r = NULL, *g = NULL, *r2 = NULL;
+  raftlite_snapshot_meta meta;
+  ASSERT_OK(raftlite_begin_receiving_snapshot(F->store, &r));
+  ASSERT_OK(raftlite_snapshot_write(r, "a=1\n", 4));
+  ASSERT_OK(raftlite_build_snapshot(F->store, &meta, &g));
+  raftlite_snapshot_meta_free(&meta);
+  memset(&meta, 0, sizeof(meta));
+  strcpy(meta.snapshot_id, "other");
+  meta.last_log_id.term = 1;
+  meta.last_log_id.index = 3;
+  raftlite_sm_changes ch;
+  ASSERT_OK(raftlite_install_snapshot(F->store, &meta, r, &ch)); /* deletes g's */
+  ASSERT_OK(raftlite_begin_receiving_snapshot(F->store, &r2));
+  ASSERT_OK(raftlite_snapshot_write(r2, "SECRET-OTHER-S", 14));
+  char buf[32];
+  size_t got = 0;
+  ASSERT_INT(raftlite_snapshot_read(g, buf, sizeof(buf), &got), SQLITE_ABORT);
+  ASSERT_INT(got, 0);
+  raftlite_snapshot_close(g);
+  raftlite_snapshot_close(r2);
+}
+
+/* 2026-11-27 (review): a receiving stream reclaimed by another handle's
+** open fails on its next write instead of writing into nothing. */
+TEST(stream, reclaimedStreamFailsToWrite) {
+  raftlite_snapshot *w = NULL;
+  ASSERT_OK(raftlite_begin_receiving_snapshot(F->store, &w));
+  ASSERT_OK(raftlite_snapshot_write(w, "abc", 3));
+  raftlite *other = NULL;
+  ASSERT_OK(raftlite_open(F->db, "main", &other)); /* reclaims w's row */
+  raftlite_close(other);
+  ASSERT_INT(raftlite_snapshot_write(w, "def", 3), SQLITE_ABORT);
+  ASSERT_INT(queryInt(F->db, "SELECT count(*) FROM raftlite_snapshot_chunk"), 0);
+  raftlite_snapshot_close(w);
+}
+
+/* 2026-11-27 (review): seeking below 0 by any amount is SQLITE_RANGE. */
+TEST(stream, seekExtremes) {
+  raftlite_snapshot *w = NULL;
+  ASSERT_OK(raftlite_begin_receiving_snapshot(F->store, &w));
+  ASSERT_OK(raftlite_snapshot_write(w, "abc", 3));
+  uint64_t pos = 7;
+  ASSERT_INT(raftlite_snapshot_seek(w, INT64_MIN, SEEK_SET, &pos), SQLITE_RANGE);
+  ASSERT_INT(raftlite_snapshot_seek(w, INT64_MIN, SEEK_END, &pos), SQLITE_RANGE);
+  ASSERT_INT(raftlite_snapshot_seek(w, INT64_MAX, SEEK_END, &pos), SQLITE_RANGE);
+  ASSERT_INT(pos, 7);
+  ASSERT_OK(raftlite_snapshot_seek(w, -3, SEEK_END, &pos));
+  ASSERT_INT(pos, 0);
+  raftlite_snapshot_close(w);
+}
+
+/* 2026-11-27 (review): malformed membership JSON in install's meta is
+** InvalidMembership, not a bare SQL error. */
+TEST(install, malformedMembershipJson) {
+  raftlite_snapshot_meta meta;
+  memset(&meta, 0, sizeof(meta));
+  strcpy(meta.snapshot_id, "s");
+  meta.last_log_id.term = 1;
+  meta.last_log_id.index = 2;
+  meta.has_membership = 1;
+  meta.membership_log_id.term = 1;
+  meta.membership_log_id.index = 1;
+  meta.membership_json = "not json";
+  raftlite_snapshot *w = NULL;
+  raftlite_sm_changes ch;
+  ASSERT_OK(raftlite_begin_receiving_snapshot(F->store, &w));
+  ASSERT_INT(raftlite_install_snapshot(F->store, &meta, w, &ch), SQLITE_CONSTRAINT);
+  ASSERT_INT(raftlite_violation(F->store), RAFTLITE_INVALID_MEMBERSHIP);
+}
+
 RUN_TESTS(setUp, tearDown)
