@@ -13,6 +13,25 @@
   " (json_extract(:payload, ''$.k''), json_extract(:payload, ''$.v''))"      \
   " RETURNING ''set '' || k')"
 
+/* Sends snapshot s (from its start) to store `to` and installs it with
+** meta; closes s. Returns install's code. */
+static int sendAndInstall(raftlite_snapshot *s, raftlite *to, const raftlite_snapshot_meta *meta) {
+  raftlite_snapshot *w = NULL;
+  int rc = raftlite_begin_receiving_snapshot(to, &w);
+  if (rc == SQLITE_OK) rc = raftlite_snapshot_seek(s, 0, SEEK_SET, NULL);
+  char buf[4096];
+  size_t got;
+  while (rc == SQLITE_OK && (rc = raftlite_snapshot_read(s, buf, sizeof(buf), &got)) == SQLITE_OK &&
+         got > 0) {
+    rc = raftlite_snapshot_write(w, buf, got);
+  }
+  raftlite_snapshot_close(s);
+  raftlite_sm_changes ch;
+  if (rc == SQLITE_OK) return raftlite_install_snapshot(to, meta, w, &ch);
+  raftlite_snapshot_close(w);
+  return rc;
+}
+
 static raftlite_entry kvEntry(uint64_t index, const char *zJson) {
   return entry(1, index, RAFTLITE_NORMAL, zJson);
 }
@@ -91,17 +110,9 @@ TEST(declared, imageRoundTrip) {
   strcpy(other.zPath, "follower.db");
   fixtureOpen(&other, 1);
   sqlite3_exec(other.db, DECLARE_KV ";INSERT INTO kv VALUES ('old', 9)", NULL, NULL, NULL);
-  raftlite_snapshot *w = NULL;
-  ASSERT_OK(raftlite_begin_receiving_snapshot(other.store, &w));
-  ASSERT_OK(raftlite_snapshot_seek(s, 0, SEEK_SET, NULL));
-  char buf[4096];
-  while (raftlite_snapshot_read(s, buf, sizeof(buf), &got) == SQLITE_OK && got > 0) {
-    ASSERT_OK(raftlite_snapshot_write(w, buf, got));
+  if (sendAndInstall(s, other.store, &meta) != SQLITE_OK) {
+    FAIL("install: %s", raftlite_errmsg(other.store));
   }
-  raftlite_snapshot_close(s);
-  raftlite_sm_changes ch;
-  int rc = raftlite_install_snapshot(other.store, &meta, w, &ch);
-  if (rc != SQLITE_OK) FAIL("install: %s", raftlite_errmsg(other.store));
   ASSERT_INT(queryInt(other.db, "SELECT count(*) FROM kv"), 2);
   ASSERT_INT(queryInt(other.db, "SELECT v FROM kv WHERE k = 'y'"), 2);
   raftlite_applied_state as;
@@ -112,15 +123,10 @@ TEST(declared, imageRoundTrip) {
 
   /* The same bytes under another meta are refused: SnapshotInvalid. */
   meta.last_log_id.index = 4;
-  ASSERT_OK(raftlite_begin_receiving_snapshot(other.store, &w));
   raftlite_snapshot_meta current;
   ASSERT_OK(raftlite_get_current_snapshot(F->store, &current, &s));
   raftlite_snapshot_meta_free(&current);
-  while (raftlite_snapshot_read(s, buf, sizeof(buf), &got) == SQLITE_OK && got > 0) {
-    ASSERT_OK(raftlite_snapshot_write(w, buf, got));
-  }
-  raftlite_snapshot_close(s);
-  ASSERT_INT(raftlite_install_snapshot(other.store, &meta, w, &ch), SQLITE_CONSTRAINT);
+  ASSERT_INT(sendAndInstall(s, other.store, &meta), SQLITE_CONSTRAINT);
   ASSERT_INT(raftlite_violation(other.store), RAFTLITE_SNAPSHOT_INVALID);
   ASSERT_INT(queryInt(other.db, "SELECT count(*) FROM kv"), 2);
   raftlite_snapshot_meta_free(&meta);
@@ -171,17 +177,9 @@ TEST(declared, autoincrementAndForeignKeys) {
   sqlite3_exec(other.db, zSchema, NULL, NULL, NULL);
   sqlite3_exec(other.db, "INSERT INTO users(name) VALUES ('old'); INSERT INTO orders VALUES (7, 1)",
                NULL, NULL, NULL);
-  raftlite_snapshot *w = NULL;
-  ASSERT_OK(raftlite_begin_receiving_snapshot(other.store, &w));
-  char buf[4096];
-  size_t got;
-  while (raftlite_snapshot_read(s, buf, sizeof(buf), &got) == SQLITE_OK && got > 0) {
-    ASSERT_OK(raftlite_snapshot_write(w, buf, got));
+  if (sendAndInstall(s, other.store, &meta) != SQLITE_OK) {
+    FAIL("install: %s", raftlite_errmsg(other.store));
   }
-  raftlite_snapshot_close(s);
-  raftlite_sm_changes ch;
-  int rc = raftlite_install_snapshot(other.store, &meta, w, &ch);
-  if (rc != SQLITE_OK) FAIL("install: %s", raftlite_errmsg(other.store));
   ASSERT_INT(queryInt(other.db, "SELECT count(*) FROM users"), 2);
   ASSERT_INT(queryInt(other.db, "SELECT user FROM orders"), 1);
   raftlite_snapshot_meta_free(&meta);
