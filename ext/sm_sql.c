@@ -158,24 +158,19 @@ static int prepareApply(RlStore *p, const SmTables *t, const char *zApply,
 /* Loads (or reloads, when the declaration changed) the apply statement
 ** into p->pSmApply; leaves it NULL when nothing is declared. */
 static int loadApply(RlStore *p) {
-  char *zSql = rlExpandSchema("SELECT apply_sql FROM $S.raftlite_sm", p->zSchema);
-  if (zSql == NULL) return SQLITE_NOMEM;
-  sqlite3_stmt *pStmt = NULL;
-  int rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, NULL);
-  sqlite3_free(zSql);
-  if (rc != SQLITE_OK) return rlFailSqlite(p, rc);
-  char *zApply = NULL;
-  if (sqlite3_step(pStmt) == SQLITE_ROW) {
-    zApply = sqlite3_mprintf("%s", sqlite3_column_text(pStmt, 0));
+  sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_SM_APPLY_SQL);
+  if (pStmt == NULL) return SQLITE_ERROR;
+  /* Unchanged (the usual case): compare in place, copy nothing. */
+  int bRow = sqlite3_step(pStmt) == SQLITE_ROW;
+  const char *zStored = bRow ? (const char *)sqlite3_column_text(pStmt, 0) : NULL;
+  if (zStored && p->zSmApply && p->pSmApply && strcmp(zStored, p->zSmApply) == 0) {
+    return sqlite3_reset(pStmt);
   }
-  rc = sqlite3_finalize(pStmt);
+  char *zApply = zStored ? sqlite3_mprintf("%s", zStored) : NULL;
+  int rc = sqlite3_reset(pStmt);
   if (rc != SQLITE_OK) {
     sqlite3_free(zApply);
     return rlFailSqlite(p, rc);
-  }
-  if (zApply && p->zSmApply && strcmp(zApply, p->zSmApply) == 0) {
-    sqlite3_free(zApply);
-    return SQLITE_OK; /* unchanged */
   }
   sqlite3_finalize(p->pSmApply);
   p->pSmApply = NULL;

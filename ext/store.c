@@ -82,6 +82,7 @@ static const char *const azStmtSql[RL_STMT_COUNT] = {
         " last_index = ?3, membership_term = ?4, membership_index = ?5,"
         " membership = json(?6), is_current = 1 WHERE id = ?7",
     [RL_STMT_SCHEMA_VERSION] = "PRAGMA $S.schema_version",
+    [RL_STMT_SM_APPLY_SQL] = "SELECT apply_sql FROM $S.raftlite_sm",
     [RL_STMT_TEMP_SCHEMA_VERSION] = "PRAGMA temp.schema_version",
     [RL_STMT_SET_APPLIED_SNAPSHOT] =
         "UPDATE $S.raftlite_state SET (applied_term, applied_index,"
