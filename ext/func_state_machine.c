@@ -24,8 +24,9 @@
 ** snapshot and returns the stream's id; raft_snapshot_write(stream,
 ** offset, bytes [, schema]) writes into it; raft_snapshot_install(stream,
 ** meta [, schema]) installs it (SPEC §2 install_snapshot) and returns the
-** new last_applied index. All DIRECTONLY except raft_snapshot_read, which
-** only reads: still DIRECTONLY, as an operator's tool.
+** new last_applied index. All are DIRECTONLY: every one but
+** raft_snapshot_read writes, and that one is an operator's tool with no
+** business in a view or trigger of someone else's schema.
 */
 #include "raftlite_int.h"
 

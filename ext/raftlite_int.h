@@ -10,7 +10,11 @@
 **   store.c    RlStore: statements, savepoints, durability check, state read
 **   ops.c      the operations of SPEC §2, one implementation each, called by
 **              the SQL functions, the raft_log vtab and the C API alike
-**   schema.c   raft_install(): runs the embedded sql/NNN_*.sql in a schema
+**   snapshot.c snapshot streams over chunks, and the snapshot operations
+**   sm_sql.c   the state machine declared in SQL (apply statement, images)
+**   schema.c   raft_install(): runs the embedded sql/NNN_*.sql in a schema;
+**              raft_check()
+**   capi.c     include/raftlite.h over the operations
 **   func_*.c   SQL functions; vtab_*.c virtual tables; raftlite.c registers
 */
 #ifndef RAFTLITE_INT_H
