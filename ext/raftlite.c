@@ -30,16 +30,20 @@ static int (*const axRegister[])(sqlite3 *) = {
     rlRegisterVtabSnapshot, rlRegisterFuncStateMachine,
 };
 
+char *rlCheckHostVersion(int iVersion, const char *zVersion) {
+  if (iVersion >= RAFTLITE_MIN_SQLITE) return NULL;
+  return sqlite3_mprintf("raftlite requires SQLite 3.38.0 or later; this is SQLite %s",
+                         zVersion);
+}
+
 /* Registers everything, or reports why not in *pzErrMsg (may be NULL). */
 static int registerAll(sqlite3 *db, char **pzErrMsg) {
   /* Calling an API newer than the host would read past the end of its
   ** sqlite3_api table: refuse old hosts before anything else. */
-  if (sqlite3_libversion_number() < RAFTLITE_MIN_SQLITE) {
-    if (pzErrMsg) {
-      *pzErrMsg = sqlite3_mprintf("raftlite requires SQLite 3.38.0 or later; "
-                                  "this is SQLite %s",
-                                  sqlite3_libversion());
-    }
+  char *zTooOld = rlCheckHostVersion(sqlite3_libversion_number(), sqlite3_libversion());
+  if (zTooOld) {
+    if (pzErrMsg) *pzErrMsg = zTooOld;
+    else sqlite3_free(zTooOld);
     return SQLITE_ERROR;
   }
   for (size_t i = 0; i < sizeof(axRegister) / sizeof(axRegister[0]); i++) {

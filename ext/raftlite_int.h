@@ -318,6 +318,10 @@ int rlCheck(RlStore *p, char **pzReport);
 /* ------------------------------------------------------------------ */
 /* Registration, one function per file (called by raftlite.c).         */
 
+/* The message refusing a host SQLite older than RAFTLITE_MIN_SQLITE
+** (sqlite3_malloc'd), or NULL when iVersion is recent enough. */
+char *rlCheckHostVersion(int iVersion, const char *zVersion);
+
 int rlRegisterFuncHardState(sqlite3 *db);
 int rlRegisterFuncAppend(sqlite3 *db);
 int rlRegisterFuncTruncate(sqlite3 *db);

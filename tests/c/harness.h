@@ -34,7 +34,7 @@ static jmp_buf testJump;
 static int testFailed;
 
 #define TEST(suite, name)                                                 \
-  static void test_##suite##_##name(void *f);                             \
+  static void test_##suite##_##name(void *f __attribute__((unused)));     \
   __attribute__((constructor)) static void register_##suite##_##name(void) { \
     if (nTest < MAX_TESTS) {                                              \
       aTest[nTest].zSuite = #suite;                                       \
@@ -43,7 +43,7 @@ static int testFailed;
       nTest++;                                                            \
     }                                                                     \
   }                                                                       \
-  static void test_##suite##_##name(void *f)
+  static void test_##suite##_##name(void *f __attribute__((unused)))
 
 #define FAIL(...)                                                         \
   do {                                                                    \
