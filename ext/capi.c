@@ -29,8 +29,9 @@ static raftlite_log_id toLogId(const RlLogId *pId) {
 static int registerOnce(sqlite3 *db) {
   sqlite3_stmt *pStmt = NULL;
   int rc = sqlite3_prepare_v2(db,
-                              "SELECT 1 FROM pragma_module_list"
-                              " WHERE name = 'raftlite_log'",
+                              /* registered last by raftlite_register() */
+                              "SELECT 1 FROM pragma_function_list"
+                              " WHERE name = 'raft_snapshot_install'",
                               -1, &pStmt, NULL);
   int bRegistered = rc == SQLITE_OK && sqlite3_step(pStmt) == SQLITE_ROW;
   sqlite3_finalize(pStmt);

@@ -201,6 +201,8 @@ struct RlStore {
   raftlite_violation_kind eKind;      /* of the last failure */
   char *zErrMsg;                      /* of the last failure, or NULL */
   int bBroken;                        /* an I/O error on commit: no writes */
+  unsigned int nDepth;                /* savepoints open (rlBegin/rlEnd) */
+  unsigned int mOuter;                /* bit d: savepoint d opened the txn */
   raftlite_state_machine sm;          /* callbacks; NULL: the declared one */
   char *zSmApply;                     /* the declared apply statement's text */
   sqlite3_stmt *pSmApply;             /* ... prepared (sm_sql.c) */

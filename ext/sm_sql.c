@@ -168,6 +168,7 @@ static int loadApply(RlStore *p) {
   }
   char *zApply = zStored ? sqlite3_mprintf("%s", zStored) : NULL;
   int rc = sqlite3_reset(pStmt);
+  if (zStored && zApply == NULL && rc == SQLITE_OK) rc = SQLITE_NOMEM;
   if (rc != SQLITE_OK) {
     sqlite3_free(zApply);
     return rlFailSqlite(p, rc);
@@ -394,7 +395,10 @@ static int copyRows(sqlite3 *dbFrom, const char *zFromSchema, sqlite3 *dbTo,
   if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(dbFrom, zSel, -1, &pSel, NULL);
   if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(dbTo, zIns, -1, &pIns2, NULL);
   while (rc == SQLITE_OK && sqlite3_step(pSel) == SQLITE_ROW) {
-    for (int i = 0; i < nCol; i++) sqlite3_bind_value(pIns2, i + 1, sqlite3_column_value(pSel, i));
+    for (int i = 0; rc == SQLITE_OK && i < nCol; i++) {
+      rc = sqlite3_bind_value(pIns2, i + 1, sqlite3_column_value(pSel, i));
+    }
+    if (rc != SQLITE_OK) break;
     sqlite3_step(pIns2);
     rc = sqlite3_reset(pIns2);
   }

@@ -262,10 +262,21 @@ int rlBegin(RlStore *p) {
   /* A savepoint cannot open while a statement of this connection is
   ** writing: INSERT ... SELECT raft_append(...). Refuse it whole rather than
   ** run without atomicity. */
+  /* rlEnd's statements are prepared before the savepoint opens: a failure
+  ** must never find itself unable to roll back (out of memory, say). */
+  if (rlStmt(p, RL_STMT_RELEASE) == NULL || rlStmt(p, RL_STMT_ROLLBACK_TO) == NULL) {
+    return p->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
+  }
   sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_SAVEPOINT);
-  if (pStmt == NULL) return SQLITE_ERROR;
+  if (pStmt == NULL) return p->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
+  int bOuter = sqlite3_get_autocommit(p->db);
   rc = sqlite3_step(pStmt);
-  if (rc == SQLITE_DONE) return SQLITE_OK;
+  if (rc == SQLITE_DONE && p->nDepth < 32) {
+    if (bOuter) p->mOuter |= 1u << p->nDepth;
+    else p->mOuter &= ~(1u << p->nDepth);
+    p->nDepth++;
+    return SQLITE_OK;
+  }
   rc = sqlite3_reset(pStmt);
   if (strstr(sqlite3_errmsg(p->db), "statements in progress")) {
     return rlFail(p, RL_MSG_WRITING_STATEMENT);
@@ -275,6 +286,11 @@ int rlBegin(RlStore *p) {
 
 int rlEnd(RlStore *p, int rc) {
   if (p->bInWritingStatement) return rc;
+  int bOuter = 0;
+  if (p->nDepth > 0) {
+    p->nDepth--;
+    bOuter = (p->mOuter >> p->nDepth) & 1;
+  }
   if (rc == SQLITE_OK) {
     rc = runStmt(p, RL_STMT_RELEASE);
     if (rc == SQLITE_OK) return SQLITE_OK;
@@ -287,8 +303,13 @@ int rlEnd(RlStore *p, int rc) {
   char *zErr = p->zErrMsg;
   raftlite_violation_kind eKind = p->eKind;
   p->zErrMsg = NULL;
-  runStmt(p, RL_STMT_ROLLBACK_TO);
-  runStmt(p, RL_STMT_RELEASE);
+  if (runStmt(p, RL_STMT_ROLLBACK_TO) == SQLITE_OK) {
+    runStmt(p, RL_STMT_RELEASE);
+  } else if (bOuter && !sqlite3_get_autocommit(p->db)) {
+    /* Never RELEASE after a failed ROLLBACK TO: that would commit the
+    ** half-done call. End the transaction this call opened instead. */
+    sqlite3_exec(p->db, "ROLLBACK", NULL, NULL, NULL);
+  }
   rlResetError(p);
   p->zErrMsg = zErr;
   p->eKind = eKind;
