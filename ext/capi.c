@@ -58,6 +58,7 @@ int raftlite_open_v2(sqlite3 *db, const char *zSchema, int flags,
   ** triggers on, and a journal and sync that make a commit durable. */
   if (rc == SQLITE_OK) rc = rlInstall(&p->store);
   if (rc == SQLITE_OK) rc = rlReclaimReceiving(&p->store);
+  if (rc == SQLITE_OK) rc = rlSmRemoveLeftoverImages(&p->store);
   if (rc != SQLITE_OK) {
     /* The handle is not returned, so its message goes to SQLite's error
     ** log (SQLITE_CONFIG_LOG), the channel meant for such diagnostics. */
