@@ -509,6 +509,12 @@ int rlSmPrepare(RlStore *p) {
   int bAuthorized = 0;
   int rc = loadApply(p, &bAuthorized);
   if (bAuthorized) releaseStatements(p);
+  /* A statement that cannot be used is reported by rlSmApply(), if an
+  ** entry of the call needs it. */
+  if (rc != SQLITE_NOMEM) {
+    rlResetError(p);
+    rc = SQLITE_OK;
+  }
   return rc;
 }
 
@@ -742,7 +748,10 @@ static int processGone(long iPid) {
 /* A file is a leftover when the process named in it is gone and nobody
 ** holds its lock: a build or install of a live handle (of this process or
 ** another) keeps both. The lock covers what the pid cannot: another PID
-** namespace (a container) sharing the database's directory. */
+** namespace (a container) sharing the database's directory. Best effort:
+** it never fails (out of memory, an unreadable directory: the files wait
+** for the next open), so that an open that installed the store does not
+** report a failure after committing. */
 int rlSmRemoveLeftoverImages(RlStore *p) {
   const char *zFile = sqlite3_db_filename(p->db, p->zSchema);
   if (zFile == NULL || zFile[0] == 0) return SQLITE_OK; /* in memory, temp */
@@ -776,7 +785,8 @@ int rlSmRemoveLeftoverImages(RlStore *p) {
   if (pDir) closedir(pDir);
   sqlite3_free(zDir);
   sqlite3_free(zPrefix);
-  return rc;
+  (void)rc;
+  return SQLITE_OK;
 }
 
 /* ------------------------------------------------------------------ */
