@@ -3,6 +3,10 @@
 ** precedence (C callbacks, else the declaration, else nothing), apply
 ** atomicity, and snapshots as SQLite images between two stores.
 */
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+
 #include "fixture.h"
 
 #define F ((Fixture *)f)
@@ -185,6 +189,107 @@ TEST(declared, autoincrementAndForeignKeys) {
   raftlite_snapshot_meta_free(&meta);
   fixtureClose(&other);
   remove("follower-fk.db");
+}
+
+/* 2026-12-03 (review): the declared tables are checked again whenever the
+** schema changed, through a handle that keeps its statement: a declared
+** table replaced by a virtual table over the log is refused at the next
+** apply, which appends nothing. */
+TEST(declared, virtualTableInPlaceIsRefused) {
+  EXEC("CREATE TABLE kv4(idx, term, kind, payload);"
+       "SELECT raft_state_machine('kv4', 'INSERT INTO kv4 VALUES (:index + 1, :term,"
+       " ''normal'', :payload)')");
+  raftlite_entry a[2] = {kvEntry(1, "one"), kvEntry(2, "two")};
+  ASSERT_OK(raftlite_append_to_log(F->store, a, 1));
+  raftlite_responses r;
+  ASSERT_OK(raftlite_apply_to_state_machine(F->store, a, 1, &r));
+  raftlite_responses_free(&r);
+  EXEC("ALTER TABLE kv4 RENAME TO kv4_old; CREATE VIRTUAL TABLE kv4 USING raftlite_log");
+  ASSERT_OK(raftlite_append_to_log(F->store, &a[1], 1));
+  ASSERT_REFUSED(raftlite_apply_to_state_machine(F->store, &a[1], 1, &r), SQLITE_ERROR,
+                 RAFTLITE_NO_VIOLATION);
+  ASSERT(strstr(raftlite_errmsg(F->store), "no table \"kv4\"") != NULL);
+  ASSERT_INT(sqlite3_get_autocommit(F->db), 1);
+  ASSERT_INT(queryInt(F->db, "SELECT max(idx) FROM raftlite_log"), 2);
+}
+
+/* 2026-12-03 (review): a statement written into raftlite_sm directly is
+** refused at apply when it is not a SELECT, INSERT, UPDATE, DELETE or
+** REPLACE (VACUUM INTO would otherwise block every apply), or calls a
+** function outside the allowed list; the handle stays usable. */
+TEST(declared, rawStatementRefusedAtApply) {
+  EXEC(DECLARE_KV);
+  raftlite_entry e = kvEntry(1, "{\"k\":\"x\",\"v\":1}");
+  ASSERT_OK(raftlite_append_to_log(F->store, &e, 1));
+  static const char *const azBad[] = {
+      "UPDATE raftlite_sm SET apply_sql = 'VACUUM INTO ''copy.db'''",
+      "UPDATE raftlite_sm SET apply_sql = 'INSERT INTO kv VALUES (random(), 1)'",
+      "UPDATE raftlite_sm SET apply_sql = 'PRAGMA foreign_keys = OFF'",
+  };
+  static const char *const azWhy[] = {"it is VACUUM", "it calls random()", "it is PRAGMA"};
+  raftlite_responses r;
+  for (size_t i = 0; i < sizeof(azBad) / sizeof(azBad[0]); i++) {
+    EXEC(azBad[i]);
+    ASSERT_REFUSED(raftlite_apply_to_state_machine(F->store, &e, 1, &r), SQLITE_ERROR,
+                   RAFTLITE_NO_VIOLATION);
+    ASSERT(strstr(raftlite_errmsg(F->store), azWhy[i]) != NULL);
+    ASSERT_INT(sqlite3_get_autocommit(F->db), 1);
+    ASSERT_INT(queryInt(F->db, "SELECT count(*) FROM kv"), 0);
+  }
+  ASSERT(access("copy.db", F_OK) != 0);
+  EXEC("UPDATE raftlite_sm SET apply_sql = 'INSERT INTO kv VALUES (:payload ->> ''k'', 1)'");
+  ASSERT_OK(raftlite_apply_to_state_machine(F->store, &e, 1, &r));
+  raftlite_responses_free(&r);
+  ASSERT_INT(queryInt(F->db, "SELECT count(*) FROM kv WHERE k = 'x'"), 1);
+}
+
+static void writeFile(const char *zPath) {
+  FILE *pFile = fopen(zPath, "wb");
+  if (pFile) {
+    fputs("SQLite format 3", pFile);
+    fclose(pFile);
+  }
+}
+
+/* 2026-12-03 (review): private image files a crash left behind are removed
+** when a store is opened: those of a process that is gone and that nobody
+** holds locked. A file of a live process (this one: another handle may be
+** writing it), a file locked by a live writer, and the files of another
+** database stay. */
+TEST(declared, leftoverImagesRemovedAtOpen) {
+  pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  ASSERT(dead > 0);
+  waitpid(dead, NULL, 0);
+  char zStale[128], zStaleJournal[160], zLive[128], zLocked[128], zOther[160], zNotOurs[160];
+  snprintf(zStale, sizeof(zStale), "%s-raftlite-image-%d-0000abcd", F->zPath, (int)dead);
+  snprintf(zStaleJournal, sizeof(zStaleJournal), "%s-journal", zStale);
+  snprintf(zLive, sizeof(zLive), "%s-raftlite-image-%d-0000beef", F->zPath, (int)getpid());
+  snprintf(zLocked, sizeof(zLocked), "%s-raftlite-image-%d-0000f00d", F->zPath, (int)dead);
+  snprintf(zOther, sizeof(zOther), "x%s-raftlite-image-%d-00000001", F->zPath, (int)dead);
+  snprintf(zNotOurs, sizeof(zNotOurs), "%s-raftlite-image-notes", F->zPath);
+  const char *azFile[] = {zStale, zStaleJournal, zLive, zLocked, zOther, zNotOurs};
+  for (size_t i = 0; i < sizeof(azFile) / sizeof(azFile[0]); i++) writeFile(azFile[i]);
+  int fd = open(zLocked, O_RDWR);
+  ASSERT(fd >= 0);
+  ASSERT_INT(flock(fd, LOCK_EX), 0);
+
+  raftlite_close(F->store);
+  F->store = NULL;
+  int rc = raftlite_open(F->db, "main", &F->store);
+  close(fd);
+  int aExists[6];
+  for (size_t i = 0; i < sizeof(azFile) / sizeof(azFile[0]); i++) {
+    aExists[i] = access(azFile[i], F_OK) == 0;
+    remove(azFile[i]);
+  }
+  ASSERT_INT(rc, SQLITE_OK);
+  ASSERT_INT(aExists[0], 0); /* stale */
+  ASSERT_INT(aExists[1], 0); /* its journal */
+  ASSERT_INT(aExists[2], 1); /* a live process's */
+  ASSERT_INT(aExists[3], 1); /* locked by a live writer */
+  ASSERT_INT(aExists[4], 1); /* another database's */
+  ASSERT_INT(aExists[5], 1); /* not an image name */
 }
 
 RUN_TESTS(setUp, tearDown)
