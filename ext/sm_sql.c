@@ -399,11 +399,22 @@ static int prepareApply(RlStore *p, SmTables *t, const char *zApply, sqlite3_stm
                      "it is %s, not a SELECT, INSERT, UPDATE, DELETE or REPLACE", zKeyword);
     return rlFail(p, RL_MSG_SM_APPLY_SQL, zWhy);
   }
+  /* SQLite before 3.4x reports the first use of an eponymous virtual
+  ** table on a connection to the authorizer as writes to sqlite_master:
+  ** json_each() and json_tree() are made ready without it. */
+  sqlite3_stmt *pJson = NULL;
+  int rc = sqlite3_prepare_v2(p->db, "SELECT 1 FROM json_each(NULL), json_tree(NULL)", -1,
+                              &pJson, NULL);
+  sqlite3_finalize(pJson);
+  if ((rc & 0xff) == SQLITE_NOMEM) {
+    rlResetError(p);
+    return SQLITE_NOMEM;
+  }
   const char *zTail = NULL;
   t->zDenied[0] = 0;
   sqlite3_set_authorizer(p->db, smAuthorizer, t);
-  int rc = sqlite3_prepare_v3(p->db, zApply, -1, p->bPersistent ? SQLITE_PREPARE_PERSISTENT : 0,
-                              ppStmt, &zTail);
+  rc = sqlite3_prepare_v3(p->db, zApply, -1, p->bPersistent ? SQLITE_PREPARE_PERSISTENT : 0,
+                          ppStmt, &zTail);
   sqlite3_set_authorizer(p->db, NULL, NULL);
   if ((rc & 0xff) == SQLITE_NOMEM) {
     rlResetError(p);
