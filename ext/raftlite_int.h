@@ -312,7 +312,9 @@ int rlSmRestore(RlStore *p, raftlite_snapshot *r, const raftlite_snapshot_meta *
 /* Prepares the declared apply statement (under its authorizer) when it is
 ** not ready; call it outside the store's savepoint, before rlBegin() of
 ** an operation that may apply (setting an authorizer expires every
-** statement of the connection). rlSmApply() prepares it itself otherwise. */
+** statement of the connection). Fails only for out of memory: an unusable
+** statement is reported by rlSmApply(), which also prepares the statement
+** itself when this was not called. */
 int rlSmPrepare(RlStore *p);
 /* Removes the private image files (<db>-raftlite-image-*) that a crash
 ** left next to the store's database: those of a process that is gone and

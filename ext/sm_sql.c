@@ -736,14 +736,14 @@ static int imageCreate(RlStore *p, SmFile *pFile) {
 /* Removes the file and what SQLite may have put next to it; unlocks it
 ** last. */
 static void imageRemove(SmFile *pFile) {
-  if (pFile->zPath) {
+  if (pFile->zPath && pFile->fd >= 0) { /* created here */
     static const char *const azSuffix[] = {"-journal", "-wal", "-shm"};
     for (size_t i = 0; i < sizeof(azSuffix) / sizeof(azSuffix[0]); i++) {
       char *z = sqlite3_mprintf("%s%s", pFile->zPath, azSuffix[i]);
       if (z) unlink(z);
       sqlite3_free(z);
     }
-    if (pFile->fd >= 0) unlink(pFile->zPath);
+    unlink(pFile->zPath);
   }
   if (pFile->fd >= 0) close(pFile->fd);
   sqlite3_free(pFile->zPath);

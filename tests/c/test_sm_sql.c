@@ -292,4 +292,96 @@ TEST(declared, leftoverImagesRemovedAtOpen) {
   ASSERT_INT(aExists[5], 1); /* not an image name */
 }
 
+/* What an install changes: the state, the log, the current snapshot and
+** the kv table (not the receiving streams: a failed install drops its own,
+** or leaves it for the next open when that fails too). */
+static char *dumpInstalled(sqlite3 *db) {
+  static const char *const azSql[] = {
+      "SELECT * FROM raftlite_state", "SELECT * FROM raftlite_log ORDER BY idx",
+      "SELECT id, snapshot_id, size FROM raftlite_snapshot WHERE is_current = 1",
+      "SELECT * FROM kv ORDER BY k"};
+  sqlite3_str *pOut = sqlite3_str_new(db);
+  for (size_t i = 0; i < sizeof(azSql) / sizeof(azSql[0]); i++) {
+    sqlite3_stmt *pStmt = NULL;
+    sqlite3_prepare_v2(db, azSql[i], -1, &pStmt, NULL);
+    while (pStmt && sqlite3_step(pStmt) == SQLITE_ROW) {
+      for (int j = 0; j < sqlite3_column_count(pStmt); j++) {
+        sqlite3_str_appendf(pOut, " %Q", sqlite3_column_text(pStmt, j));
+      }
+      sqlite3_str_appendchar(pOut, 1, ';');
+    }
+    sqlite3_finalize(pStmt);
+    sqlite3_str_appendchar(pOut, 1, '\n');
+  }
+  return sqlite3_str_finish(pOut);
+}
+
+/* 2026-12-03 (review): out of memory during install (SQLite's heap limit
+** lowered to just above what is in use, then raised step by step) is a
+** failure with no violation kind, never SnapshotInvalid; it leaves the
+** store, its tables and the transaction state as they were; with enough
+** memory the same image installs. */
+TEST(declared, installOutOfMemoryIsNoVerdict) {
+  EXEC(DECLARE_KV);
+  raftlite_entry a[3] = {entry(1, 1, RAFTLITE_MEMBERSHIP, "[[1,2]]"), kvEntry(2, "{\"k\":\"x\",\"v\":1}"),
+                         kvEntry(3, "{\"k\":\"y\",\"v\":2}")};
+  ASSERT_OK(raftlite_append_to_log(F->store, a, 3));
+  raftlite_responses r;
+  ASSERT_OK(raftlite_apply_to_state_machine(F->store, a, 3, &r));
+  raftlite_responses_free(&r);
+  raftlite_snapshot_meta meta;
+  raftlite_snapshot *s = NULL;
+  ASSERT_OK(raftlite_build_snapshot(F->store, &meta, &s));
+  static char aImage[1 << 16];
+  size_t nImage = 0;
+  ASSERT_OK(raftlite_snapshot_read(s, aImage, sizeof(aImage), &nImage));
+  raftlite_snapshot_close(s);
+  ASSERT(nImage > 0 && nImage < sizeof(aImage));
+
+  Fixture other;
+  memset(&other, 0, sizeof(other));
+  strcpy(other.zPath, "follower-oom.db");
+  fixtureOpen(&other, 1);
+  sqlite3_exec(other.db, DECLARE_KV ";INSERT INTO kv VALUES ('old', 9)", NULL, NULL, NULL);
+  int rc = SQLITE_NOMEM, nFailed = 0;
+  sqlite3_int64 nExtra;
+  for (nExtra = 0; rc != SQLITE_OK && nExtra < 8 * 1024 * 1024; nExtra += 4096) {
+    raftlite_snapshot *w = NULL;
+    if (raftlite_begin_receiving_snapshot(other.store, &w) != SQLITE_OK ||
+        raftlite_snapshot_write(w, aImage, nImage) != SQLITE_OK) {
+      FAIL("receiving: %s", raftlite_errmsg(other.store));
+    }
+    char *zBefore = dumpInstalled(other.db);
+    raftlite_sm_changes ch;
+    sqlite3_hard_heap_limit64(sqlite3_memory_used() + nExtra);
+    rc = raftlite_install_snapshot(other.store, &meta, w, &ch);
+    sqlite3_hard_heap_limit64(0);
+    if (rc != SQLITE_OK) {
+      nFailed++;
+      char *zAfter = dumpInstalled(other.db);
+      int bSame = strcmp(zBefore, zAfter) == 0;
+      sqlite3_free(zAfter);
+      sqlite3_free(zBefore);
+      if (raftlite_violation(other.store) != RAFTLITE_NO_VIOLATION) {
+        FAIL("with %lld bytes more: rc %d, violation %d: %s", (long long)nExtra, rc,
+             (int)raftlite_violation(other.store), raftlite_errmsg(other.store));
+      }
+      if (!bSame) {
+        FAIL("with %lld bytes more: rc %d (%s) changed the store", (long long)nExtra, rc,
+             raftlite_errmsg(other.store));
+      }
+      ASSERT_INT(sqlite3_get_autocommit(other.db), 1);
+    } else {
+      sqlite3_free(zBefore);
+    }
+    /* install_snapshot took the stream, failed or not. */
+  }
+  ASSERT_OK(rc);
+  ASSERT(nFailed > 0); /* the limit did bite */
+  ASSERT_INT(queryInt(other.db, "SELECT count(*) FROM kv"), 2);
+  raftlite_snapshot_meta_free(&meta);
+  fixtureClose(&other);
+  remove("follower-oom.db");
+}
+
 RUN_TESTS(setUp, tearDown)
