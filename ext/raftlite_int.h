@@ -110,6 +110,8 @@ typedef enum RlMsg {
   RL_MSG_APPLY_EMPTY,
   RL_MSG_SM_APPLY_FAILED,
   RL_MSG_BROKEN,
+  RL_MSG_TXN_LOST,
+  RL_MSG_CHECKS_OFF,
   RL_MSG_SNAPSHOT_MEMBERSHIP,
   RL_MSG_STREAM_GONE,
   RL_MSG_SM_SNAPSHOT_FAILED,
@@ -163,6 +165,8 @@ typedef enum RlStmtId {
   RL_STMT_SAVEPOINT,
   RL_STMT_RELEASE,
   RL_STMT_ROLLBACK_TO,
+  RL_STMT_ROLLBACK,
+  RL_STMT_IGNORE_CHECKS,
   RL_STMT_JOURNAL_MODE,
   RL_STMT_SYNCHRONOUS,
   RL_STMT_READ_STATE,
@@ -201,8 +205,8 @@ struct RlStore {
   raftlite_violation_kind eKind;      /* of the last failure */
   char *zErrMsg;                      /* of the last failure, or NULL */
   int bBroken;                        /* an I/O error on commit: no writes */
-  unsigned int nDepth;                /* savepoints open (rlBegin/rlEnd) */
-  unsigned int mOuter;                /* bit d: savepoint d opened the txn */
+  unsigned int nDepth;                /* rlBegin levels open; 1 savepoint */
+  int bOuterTxn;                      /* the savepoint opened the txn */
   raftlite_state_machine sm;          /* callbacks; NULL: the declared one */
   char *zSmApply;                     /* the declared apply statement's text */
   sqlite3_stmt *pSmApply;             /* ... prepared (sm_sql.c) */
@@ -221,6 +225,9 @@ char *rlExpandSchema(const char *zTemplate, const char *zSchema);
 /* The statement, reset and with its bindings cleared, or NULL with the
 ** error recorded on p. */
 sqlite3_stmt *rlStmt(RlStore *p, RlStmtId eId);
+/* SQLITE_OK, or SQLITE_ABORT when SQLite ended the call's transaction
+** behind its back (then nothing more may be written). */
+int rlCheckInCall(RlStore *p);
 
 /* Records a failure: a composed message (rlFail) or the connection's error
 ** (rlFailSqlite, which recognises trigger RAISE texts). Both return rc. */

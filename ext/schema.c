@@ -72,7 +72,9 @@ static int readVersion(RlStore *p, i64 *piVersion) {
   int rcExists = sqlite3_prepare_v2(p->db, zExists, -1, &pExists, NULL);
   sqlite3_free(zExists);
   int bExists = rcExists == SQLITE_OK && sqlite3_step(pExists) == SQLITE_ROW;
-  sqlite3_finalize(pExists);
+  /* A failed step is not "no store": it must not lead to a fresh install. */
+  if (rcExists == SQLITE_OK) rcExists = sqlite3_finalize(pExists);
+  else sqlite3_finalize(pExists);
   if (rcExists != SQLITE_OK) return rlFailSqlite(p, rcExists);
   if (!bExists) return SQLITE_OK;
   char *zSql = sqlite3_mprintf(
@@ -89,6 +91,7 @@ static int readVersion(RlStore *p, i64 *piVersion) {
   }
   if (sqlite3_step(pStmt) == SQLITE_ROW) *piVersion = sqlite3_column_int64(pStmt, 0);
   rc = sqlite3_finalize(pStmt);
+
   return rc == SQLITE_OK ? rc : rlFailSqlite(p, rc);
 }
 
@@ -139,8 +142,10 @@ int rlInstall(RlStore *p) {
   /* Every object is created IF NOT EXISTS: on a current store this changes
   ** nothing, except that it puts back an object someone dropped. */
   for (const RlSqlFile *pFile = raftliteSqlFiles; rc == SQLITE_OK && pFile->zName; pFile++) {
-    rc = execSchemaSql(p->db, pFile->zSql, p->zSchema);
+    rc = rlCheckInCall(p);
+    if (rc == SQLITE_OK) rc = execSchemaSql(p->db, pFile->zSql, p->zSchema);
   }
+  if (rc == SQLITE_OK) rc = rlCheckInCall(p);
   if (rc == SQLITE_OK) {
     rc = execf(p->db,
                "INSERT INTO \"%w\".raftlite_state(id)"
@@ -151,7 +156,8 @@ int rlInstall(RlStore *p) {
                p->zSchema, p->zSchema, p->zSchema, RAFTLITE_SCHEMA_VERSION);
   }
   for (size_t i = 0; rc == SQLITE_OK && i < sizeof(azVtab) / sizeof(azVtab[0]); i++) {
-    rc = execf(p->db, "CREATE VIRTUAL TABLE IF NOT EXISTS \"%w\".%s USING %s",
+    rc = rlCheckInCall(p);
+    if (rc == SQLITE_OK) rc = execf(p->db, "CREATE VIRTUAL TABLE IF NOT EXISTS \"%w\".%s USING %s",
                p->zSchema, azVtab[i][0], azVtab[i][1]);
   }
   if (rc != SQLITE_OK && p->zErrMsg == NULL) rc = rlFailSqlite(p, rc);
