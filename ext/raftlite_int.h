@@ -38,7 +38,7 @@ typedef sqlite3_int64 i64;
 /* Version of the stored schema (sql/NNN_*.sql); independent of the library
 ** version. Bump it with every change to sql/ and teach schema.c the
 ** upgrade. */
-#define RAFTLITE_SCHEMA_VERSION 1
+#define RAFTLITE_SCHEMA_VERSION 2
 
 /* ------------------------------------------------------------------ */
 /* Embedded schema (generated from sql/ by cmake/embed_sql.cmake).     */
@@ -187,7 +187,7 @@ typedef enum RlStmtId {
   RL_STMT_SNAPSHOT_SET_SIZE,
   RL_STMT_SNAPSHOT_META,
   RL_STMT_SNAPSHOT_MAKE_CURRENT,
-  RL_STMT_SET_APPLIED_SNAPSHOT,
+  RL_STMT_SNAPSHOT_INSTALL,
   RL_STMT_SCHEMA_VERSION,
   RL_STMT_SM_APPLY_SQL,
   RL_STMT_TEMP_SCHEMA_VERSION,

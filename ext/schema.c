@@ -95,8 +95,9 @@ static int readVersion(RlStore *p, i64 *piVersion) {
   return rc == SQLITE_OK ? rc : rlFailSqlite(p, rc);
 }
 
-/* Table changes from iFrom up to RAFTLITE_SCHEMA_VERSION. Version 1 is the
-** first: there is nothing to migrate yet. */
+/* Table changes from iFrom up to RAFTLITE_SCHEMA_VERSION. Version 2 adds
+** only a table (raftlite_snapshot_install, created by the files) and
+** triggers (re-made): nothing to migrate. */
 static int upgradeTables(RlStore *p, i64 iFrom) {
   (void)p;
   (void)iFrom;
@@ -297,6 +298,27 @@ static const char *const azStateCheck[] = {
     " %d-%d', s.applied_term, s.applied_index, e.term, e.idx)"
     " FROM $S.raftlite_state AS s JOIN $S.raftlite_log AS e"
     " ON e.idx = s.applied_index WHERE e.term <> s.applied_term",
+    /* ids-ordered: no entry below last_applied with a greater term */
+    "SELECT 'LogIdMismatch', format('entry %d-%d is below last applied log id"
+    " %d-%d by index but above it by log id', e.term, e.idx, s.applied_term,"
+    " s.applied_index) FROM $S.raftlite_state AS s JOIN $S.raftlite_log AS e"
+    " ON e.idx < s.applied_index WHERE e.term > s.applied_term",
+    /* snapshot-install: a command, empty at rest */
+    "SELECT 'SchemaAltered', format('raftlite_snapshot_install holds %d rows,"
+    " not 0', count(*)) FROM $S.raftlite_snapshot_install HAVING count(*) > 0",
+    /* snapshot-bytes-fixed: chunks lie within the size of a stored snapshot */
+    "SELECT 'SnapshotInvalid', format('snapshot %s: a chunk at offset %d lies"
+    " outside its %d bytes', quote(s.snapshot_id), c.seq * 65536, s.size)"
+    " FROM $S.raftlite_snapshot AS s JOIN $S.raftlite_snapshot_chunk AS c"
+    " ON c.snapshot = s.id WHERE s.snapshot_id IS NOT NULL"
+    " AND (c.seq * 65536 >= s.size OR length(c.data) > 65536)",
+    "SELECT 'SnapshotInvalid', format('snapshot %s: %d of its %d bytes are"
+    " missing', quote(s.snapshot_id), s.size - coalesce((SELECT sum(min(length(c.data),"
+    " s.size - c.seq * 65536)) FROM $S.raftlite_snapshot_chunk AS c"
+    " WHERE c.snapshot = s.id), 0), s.size) FROM $S.raftlite_snapshot AS s"
+    " WHERE s.snapshot_id IS NOT NULL AND s.size > coalesce((SELECT"
+    " sum(min(length(c.data), s.size - c.seq * 65536))"
+    " FROM $S.raftlite_snapshot_chunk AS c WHERE c.snapshot = s.id), 0)",
     /* no-dirty-log */
     "SELECT 'DirtyLog', format('entry %d-%d above last applied log id %d-%d',"
     " e.term, e.idx, s.applied_term, s.applied_index)"
@@ -408,14 +430,14 @@ static int tablesPresent(RlStore *p, int *pbAll) {
       "SELECT count(*) FROM \"%w\".sqlite_schema WHERE type = 'table'"
       " AND name IN ('raftlite_meta', 'raftlite_hard_state', 'raftlite_log',"
       " 'raftlite_state', 'raftlite_snapshot', 'raftlite_snapshot_chunk',"
-      " 'raftlite_membership_check')",
+      " 'raftlite_membership_check', 'raftlite_snapshot_install')",
       p->zSchema);
   if (zSql == NULL) return SQLITE_NOMEM;
   sqlite3_stmt *pStmt = NULL;
   int rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, NULL);
   sqlite3_free(zSql);
   *pbAll = rc == SQLITE_OK && sqlite3_step(pStmt) == SQLITE_ROW &&
-           sqlite3_column_int(pStmt, 0) == 7;
+           sqlite3_column_int(pStmt, 0) == 8;
   int rc2 = sqlite3_finalize(pStmt);
   return rc == SQLITE_OK ? rc2 : rc;
 }

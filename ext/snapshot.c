@@ -328,9 +328,12 @@ int rlGetCurrentSnapshot(RlStore *p, raftlite_snapshot_meta *pMeta,
   return rc;
 }
 
-/* Makes row iRow, with the meta given, the current snapshot, and deletes
-** every other stored snapshot (receiving streams are kept). */
-static int makeCurrent(RlStore *p, i64 iRow, const raftlite_snapshot_meta *pMeta) {
+/* Seals row iRow with the meta given (its bytes are fixed from now on) and
+** deletes every other stored snapshot (receiving streams are kept). A built
+** snapshot, as of last_applied, becomes current at once (bCurrent); an
+** installed one through raftlite_snapshot_install. */
+static int sealSnapshot(RlStore *p, i64 iRow, const raftlite_snapshot_meta *pMeta,
+                        int bCurrent) {
   sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_SNAPSHOT_MAKE_CURRENT);
   if (pStmt == NULL) return SQLITE_ERROR;
   sqlite3_bind_text(pStmt, 1, pMeta->snapshot_id, -1, SQLITE_TRANSIENT);
@@ -343,6 +346,7 @@ static int makeCurrent(RlStore *p, i64 iRow, const raftlite_snapshot_meta *pMeta
                       -1, SQLITE_TRANSIENT);
   }
   sqlite3_bind_int64(pStmt, 7, iRow);
+  sqlite3_bind_int(pStmt, 8, bCurrent);
   /* The previous snapshot goes first: the new one may carry the same id (a
   ** leader sending its snapshot again). A refusal rolls all of it back. */
   int rc = execOnRow(p, "DELETE FROM $S.raftlite_snapshot"
@@ -389,7 +393,7 @@ int rlBuildSnapshot(RlStore *p, raftlite_snapshot_meta *pMeta,
       sqlite3_snprintf(sizeof(meta.snapshot_id), meta.snapshot_id, "%lld-%lld-%lld",
                        (i64)meta.last_log_id.term, (i64)meta.last_log_id.index,
                        w->iRow);
-      rc = makeCurrent(p, w->iRow, &meta);
+      rc = sealSnapshot(p, w->iRow, &meta, 1);
     }
   }
   rc = rlEnd(p, rc);
@@ -473,7 +477,7 @@ int rlInstallSnapshot(RlStore *p, const raftlite_snapshot_meta *pMeta,
     }
   }
   if (rc == SQLITE_OK) {
-    rc = makeCurrent(p, iRow, pMeta);
+    rc = sealSnapshot(p, iRow, pMeta, 0);
     if (p->eKind == RAFTLITE_INVALID_MEMBERSHIP ||
         (rc != SQLITE_OK && p->zErrMsg && strstr(p->zErrMsg, "malformed JSON"))) {
       RlLogId at = {1, (i64)pMeta->membership_log_id.term, (i64)pMeta->membership_log_id.index};
@@ -485,10 +489,11 @@ int rlInstallSnapshot(RlStore *p, const raftlite_snapshot_meta *pMeta,
   }
   /* last_applied and the applied membership jump to the snapshot's. */
   if (rc == SQLITE_OK) {
-    sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_SET_APPLIED_SNAPSHOT);
+    sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_SNAPSHOT_INSTALL);
     if (pStmt == NULL) {
-      rc = SQLITE_ERROR;
+      rc = p->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
     } else {
+      sqlite3_bind_int64(pStmt, 1, iRow);
       sqlite3_step(pStmt);
       rc = sqlite3_reset(pStmt);
       if (rc != SQLITE_OK) rc = rlFailSqlite(p, rc);

@@ -82,15 +82,14 @@ static const char *const azStmtSql[RL_STMT_COUNT] = {
     [RL_STMT_SNAPSHOT_MAKE_CURRENT] =
         "UPDATE $S.raftlite_snapshot SET snapshot_id = ?1, last_term = ?2,"
         " last_index = ?3, membership_term = ?4, membership_index = ?5,"
-        " membership = json(?6), is_current = 1 WHERE id = ?7",
+        " membership = json(?6), is_current = ?8 WHERE id = ?7",
     [RL_STMT_SCHEMA_VERSION] = "PRAGMA $S.schema_version",
     [RL_STMT_SM_APPLY_SQL] = "SELECT apply_sql FROM $S.raftlite_sm",
     [RL_STMT_TEMP_SCHEMA_VERSION] = "PRAGMA temp.schema_version",
-    [RL_STMT_SET_APPLIED_SNAPSHOT] =
-        "UPDATE $S.raftlite_state SET (applied_term, applied_index,"
-        " membership_term, membership_index, membership) ="
-        " (SELECT last_term, last_index, membership_term, membership_index,"
-        " membership FROM $S.raftlite_snapshot WHERE is_current = 1)",
+    /* The install trigger moves last_applied and the applied membership
+    ** to the snapshot's meta (sql/006_snapshot.sql). */
+    [RL_STMT_SNAPSHOT_INSTALL] =
+        "INSERT INTO $S.raftlite_snapshot_install(snapshot) VALUES (?1)",
 };
 
 int rlStoreInit(RlStore *p, sqlite3 *db, const char *zSchema, int bPersistent) {
