@@ -112,6 +112,8 @@ typedef enum RlMsg {
   RL_MSG_BROKEN,
   RL_MSG_TXN_LOST,
   RL_MSG_CHECKS_OFF,
+  RL_MSG_SM_RESTORE_REJECTED,
+  RL_MSG_APPLY_BELOW,
   RL_MSG_SNAPSHOT_MEMBERSHIP,
   RL_MSG_STREAM_GONE,
   RL_MSG_SM_SNAPSHOT_FAILED,
@@ -228,6 +230,9 @@ sqlite3_stmt *rlStmt(RlStore *p, RlStmtId eId);
 /* SQLITE_OK, or SQLITE_ABORT when SQLite ended the call's transaction
 ** behind its back (then nothing more may be written). */
 int rlCheckInCall(RlStore *p);
+/* Whether rc says a resource ran out or was busy (memory, disk, a lock,
+** an interrupt): an error that is no verdict on the input. */
+int rlIsResourceError(int rc);
 
 /* Records a failure: a composed message (rlFail) or the connection's error
 ** (rlFailSqlite, which recognises trigger RAISE texts). Both return rc. */

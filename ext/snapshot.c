@@ -436,6 +436,8 @@ int rlInstallSnapshot(RlStore *p, const raftlite_snapshot_meta *pMeta,
     rc = rlBegin(p);
     bBegun = rc == SQLITE_OK;
   }
+  /* A stream reclaimed by another handle's open fails as its writes do. */
+  if (rc == SQLITE_OK) rc = streamAlive(pData);
   if (rc == SQLITE_OK) rc = rlReadState(p, &state);
 
   RlLogId last = {1, (i64)pMeta->last_log_id.term, (i64)pMeta->last_log_id.index};
@@ -470,7 +472,11 @@ int rlInstallSnapshot(RlStore *p, const raftlite_snapshot_meta *pMeta,
     if (p->sm.restore) {
       rc = p->sm.restore(p->sm.ctx, p->db, pData);
       if (rc != SQLITE_OK && p->zErrMsg == NULL) {
-        rlFail(p, RL_MSG_SM_RESTORE_FAILED, rc, sqlite3_errstr(rc));
+        /* Bytes the state machine cannot take are SnapshotInvalid; running
+        ** out of memory or disk is not a verdict on the bytes. The
+        ** callback's code is returned either way. */
+        rlFail(p, rlIsResourceError(rc) ? RL_MSG_SM_RESTORE_FAILED : RL_MSG_SM_RESTORE_REJECTED,
+               rc, sqlite3_errstr(rc));
       }
     } else {
       rc = rlSmRestore(p, pData, pMeta);
@@ -501,8 +507,11 @@ int rlInstallSnapshot(RlStore *p, const raftlite_snapshot_meta *pMeta,
   }
   if (rc == SQLITE_OK) rc = rlPurge(p, last.index, 1, last.term, NULL);
   if (bBegun) rc = rlEnd(p, rc);
-  if (rc != SQLITE_OK && iRow > 0 && pData->pStore == p) {
-    /* The stream is consumed either way: drop its bytes, keep the error. */
+  if (rc != SQLITE_OK && iRow > 0 && pData->pStore == p && !rlIsResourceError(rc)) {
+    /* A refused stream is consumed: drop its bytes, keep the error. After
+    ** a resource error (memory, disk, busy) the bytes stay, whole, for the
+    ** next raftlite_open to reclaim: the delete would likely fail too, and
+    ** must not commit on its own. */
     char *zErr = p->zErrMsg;
     raftlite_violation_kind eKind = p->eKind;
     p->zErrMsg = NULL;

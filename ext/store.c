@@ -124,6 +124,15 @@ int rlFail(RlStore *p, RlMsg eMsg, ...) {
   return p->zErrMsg ? rc : SQLITE_NOMEM;
 }
 
+int rlIsResourceError(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_NOMEM: case SQLITE_IOERR: case SQLITE_FULL: case SQLITE_BUSY:
+    case SQLITE_LOCKED: case SQLITE_INTERRUPT: case SQLITE_CANTOPEN:
+      return 1;
+  }
+  return 0;
+}
+
 int rlFailOwned(RlStore *p, int rc, raftlite_violation_kind eKind, char *zMsg) {
   rlResetError(p);
   if (zMsg == NULL) return SQLITE_NOMEM;
