@@ -35,16 +35,17 @@ struct raftlite_snapshot {
 };
 
 static int execOnRow(RlStore *p, const char *zTemplate, i64 iRow) {
+  int rc = rlCheckInCall(p);
+  if (rc != SQLITE_OK) return rc;
   char *zSql = rlExpandSchema(zTemplate, p->zSchema);
   if (zSql == NULL) return SQLITE_NOMEM;
   sqlite3_stmt *pStmt = NULL;
-  int rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, NULL);
+  rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, NULL);
   sqlite3_free(zSql);
-  if (rc == SQLITE_OK) {
-    sqlite3_bind_int64(pStmt, 1, iRow);
-    sqlite3_step(pStmt);
-    rc = sqlite3_finalize(pStmt);
-  }
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(pStmt, 1, iRow);
+  if (rc == SQLITE_OK) sqlite3_step(pStmt);
+  int rcFinal = sqlite3_finalize(pStmt);
+  if (rc == SQLITE_OK) rc = rcFinal;
   return rc == SQLITE_OK ? rc : rlFailSqlite(p, rc);
 }
 
@@ -347,9 +348,20 @@ static int sealSnapshot(RlStore *p, i64 iRow, const raftlite_snapshot_meta *pMet
   }
   sqlite3_bind_int64(pStmt, 7, iRow);
   sqlite3_bind_int(pStmt, 8, bCurrent);
+  /* A stored snapshot's chunks are dense: parts never written (a writer
+  ** that sought past them) become zero chunks now, so that a missing chunk
+  ** always means damage (raft_check) and never "zeros". */
+  int rc = execOnRow(p, "INSERT INTO $S.raftlite_snapshot_chunk(snapshot, seq, data)"
+                        " WITH RECURSIVE seqs(n) AS (SELECT 0 UNION ALL"
+                        " SELECT n + 1 FROM seqs WHERE n + 1 < (SELECT"
+                        " (size + 65535) / 65536 FROM $S.raftlite_snapshot WHERE id = ?1))"
+                        " SELECT ?1, n, zeroblob(65536) FROM seqs"
+                        " WHERE (SELECT size FROM $S.raftlite_snapshot WHERE id = ?1) > 0"
+                        " AND NOT EXISTS (SELECT 1 FROM $S.raftlite_snapshot_chunk"
+                        " WHERE snapshot = ?1 AND seq = n)", iRow);
   /* The previous snapshot goes first: the new one may carry the same id (a
   ** leader sending its snapshot again). A refusal rolls all of it back. */
-  int rc = execOnRow(p, "DELETE FROM $S.raftlite_snapshot"
+  if (rc == SQLITE_OK) rc = execOnRow(p, "DELETE FROM $S.raftlite_snapshot"
                         " WHERE id <> ?1 AND snapshot_id IS NOT NULL", iRow);
   if (rc == SQLITE_OK) {
     sqlite3_step(pStmt);
