@@ -87,7 +87,11 @@ proc do_eqp_test {name sql expected} {
 }
 
 # Loads the extension into a connection (default: db).
+# Loads the extension into a connection and makes its main schema durable
+# as raftlite requires: the rollback journal's default synchronous=FULL
+# leaves the journal's unlink unsynced, so EXTRA.
 proc load_raftlite {{db db}} {
+  $db eval { PRAGMA main.synchronous = EXTRA }
   $db enable_load_extension 1
   $db eval { SELECT load_extension($::raftlite_ext) }
 }
