@@ -18,7 +18,23 @@
 # Tcl binding trap: the sqlite3 package binds $var by its internal type;
 # `set x 5` binds TEXT. Use literals or [expr {...}] for integers.
 
-package require sqlite3
+# $env(RAFTLITE_SQLITE_VERSION), set when the build uses another SQLite
+# (cmake -DRAFTLITE_SQLITE_DIR, scripts/test-sqlite-versions): exactly that
+# version of the sqlite3 package, and its library must be that version too,
+# so a run never passes against the system's SQLite by mistake.
+if {[info exists ::env(RAFTLITE_SQLITE_VERSION)] && $::env(RAFTLITE_SQLITE_VERSION) ne ""} {
+  package require -exact sqlite3 $::env(RAFTLITE_SQLITE_VERSION)
+  sqlite3 ::version_db :memory:
+  set ::sqlite_version [::version_db one { SELECT sqlite_version() }]
+  ::version_db close
+  if {$::sqlite_version ne $::env(RAFTLITE_SQLITE_VERSION)} {
+    puts "tester.tcl: the sqlite3 package runs SQLite $::sqlite_version,\
+          not $::env(RAFTLITE_SQLITE_VERSION) (RAFTLITE_SQLITE_VERSION)"
+    exit 1
+  }
+} else {
+  package require sqlite3
+}
 
 set ::testprefix ""
 set ::nTest 0
