@@ -126,11 +126,16 @@ static inline char *dumpStore(sqlite3 *db) {
 }
 
 /* Asserts that `call` fails with rc and kind and leaves the store as it
-** was. */
+** was, and the connection's transaction state too (in a transaction or
+** not, as before the call). */
 #define ASSERT_REFUSED(call, wantRc, wantKind)                             \
   do {                                                                     \
     char *zBefore_ = dumpStore(F->db);                                     \
+    int bAutocommit_ = sqlite3_get_autocommit(F->db);                      \
     int rc_ = (call);                                                      \
+    if (sqlite3_get_autocommit(F->db) != bAutocommit_)                     \
+      FAIL("%s left the connection %s a transaction", #call,               \
+           bAutocommit_ ? "inside" : "outside");                          \
     char *zAfter_ = dumpStore(F->db);                                      \
     int same_ = strcmp(zBefore_, zAfter_) == 0;                            \
     sqlite3_free(zBefore_);                                                \
