@@ -268,6 +268,10 @@ int rlPurge(RlStore *p, i64 iIndex, int bHasTerm, i64 iTerm, i64 *pnEntries) {
     RlLogId held = {1, iEntryTerm, iIndex};
     rc = rlFail(p, RL_MSG_PURGE_MISMATCH, rlLogIdText(&held, zA),
                 rlLogIdText(&got, zB));
+  } else if (p->eKind == RAFTLITE_LOG_ID_MISMATCH && state.first.has &&
+             got.index < state.first.index) {
+    rc = rlFail(p, RL_MSG_PURGE_ABOVE_FIRST, rlLogIdText(&got, zB),
+                rlLogIdText(&state.first, zA));
   } else if (p->eKind == RAFTLITE_LOG_ID_MISMATCH) {
     rc = rlFail(p, RL_MSG_PURGE_BELOW_LAST, rlLogIdText(&state.last, zA),
                 rlLogIdText(&got, zB));

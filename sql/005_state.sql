@@ -59,10 +59,15 @@ BEGIN
          OR (new.purged_index <= old.purged_index
              AND (new.purged_term, new.purged_index)
                  IS NOT (new.applied_term, new.applied_index)));
-  -- The present entries must follow last_purged directly.
+  -- The present entries must follow last_purged directly ...
   SELECT RAISE(ABORT, 'raft_state: LogsNonConsecutive')
   FROM (SELECT idx FROM raftlite_log ORDER BY idx LIMIT 1) AS first
   WHERE new.purged_index < first.idx - 1;
+  -- ... and stay above it as log ids (a greater term below the first
+  -- entry would order the ids differently by index and by log id).
+  SELECT RAISE(ABORT, 'raft_state: LogIdMismatch')
+  FROM (SELECT idx, term FROM raftlite_log ORDER BY idx LIMIT 1) AS first
+  WHERE new.purged_index < first.idx AND new.purged_term > first.term;
   SELECT RAISE(ABORT, 'raft_state: LogIdMismatch')
   FROM (SELECT idx, term FROM raftlite_log ORDER BY idx DESC LIMIT 1) AS last
   WHERE new.purged_index > last.idx AND new.purged_term < last.term;
