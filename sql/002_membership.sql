@@ -21,15 +21,15 @@
 --   INSERT INTO raftlite_membership_check VALUES (<json text>);
 -- which raises on an invalid one and otherwise stores nothing.
 --
--- Only json_each() and json_tree() are used: SQLite 3.40's JSON scalar
--- functions (json_valid, json_type, ...) are not innocuous, so a trigger
--- calling them fails under PRAGMA trusted_schema=OFF. SQLite 3.40 raises
--- "malformed JSON" for anything but RFC 8259; SQLite 3.45 and later also
--- read JSON5 ([[1,2],], [[0x1]], comments, ...). Either way the canonical
--- text is rebuilt below from what json_each() and json_tree() decode (ids
--- as decimal integers, keys as decoded, node data as SQLite renders it,
--- which is RFC 8259 and minified) and the stored text must equal it byte
--- for byte: JSON5, whitespace, -0 and trailing bytes fail that one rule on
+-- Of SQLite's JSON functions only json_each() is used: SQLite 3.40's JSON
+-- scalar functions (json_valid, json_type, ...) are not innocuous, so a
+-- trigger calling them fails under PRAGMA trusted_schema=OFF. SQLite 3.40
+-- raises "malformed JSON" for anything but RFC 8259; SQLite 3.42 and later
+-- also read JSON5 ([[1,2],], [[0x1]], comments, ...). Either way the
+-- canonical text is rebuilt below from what json_each() decodes (ids as
+-- decimal integers, keys as decoded, node data as SQLite renders it, which
+-- is RFC 8259 and minified) and the stored text must equal it byte for
+-- byte: JSON5, whitespace, -0 and trailing bytes fail that one rule on
 -- every version.
 --
 -- Linear time, or n log n: each statement parses the text a fixed number of
@@ -63,13 +63,13 @@ BEGIN
               FROM json_each(new.membership)));
   -- Canonical, and each config non-empty, of distinct integer ids in
   -- 0..2^63-1. The text must equal the one rebuilt from what json_each()
-  -- decodes: each config from its ids (NULL if one is not a valid id: JSON
-  -- true reads as 1 and 2^63 as a real, the type column tells them apart;
-  -- count(DISTINCT) sorts), the object's keys as decoded, in their order,
-  -- and "nodes" as SQLite renders it (RFC 8259, minified, strings as
-  -- written). One scan per config: there are at most two by now (LIMIT 2
-  -- also keeps SQLite from flattening the subquery, which would scan each
-  -- config once per reference to "config").
+  -- decodes, in document order: each config from its ids (NULL if one is
+  -- not a valid id: JSON true reads as 1 and 2^63 as a real, the type
+  -- column tells them apart; count(DISTINCT) sorts), the object's keys as
+  -- decoded, in their order, and "nodes" as SQLite renders it (RFC 8259,
+  -- minified, strings as written). One scan per config: there are at most
+  -- two by now (LIMIT 2 also keeps SQLite from flattening the subquery,
+  -- which would scan each config once per reference to "config").
   SELECT RAISE(ABORT, 'raft_membership: InvalidMembership')
   FROM (SELECT isObject, (
           SELECT CASE WHEN count(*) = count(config)
