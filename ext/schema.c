@@ -208,10 +208,16 @@ static int checkObjects(RlStore *p, sqlite3 *pRef, sqlite3_str *pReport) {
     const char *zType = (const char *)sqlite3_column_text(pRefStmt, 0);
     const char *zName = (const char *)sqlite3_column_text(pRefStmt, 1);
     const char *zWant = (const char *)sqlite3_column_text(pRefStmt, 2);
-    sqlite3_bind_text(pStmt, 1, zName, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(pStmt, 2, zType, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(pStmt) != SQLITE_ROW) {
+    /* A failed bind or step is an error, never a finding. */
+    rc = sqlite3_bind_text(pStmt, 1, zName, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(pStmt, 2, zType, -1, SQLITE_TRANSIENT);
+    int rcStep = rc == SQLITE_OK ? sqlite3_step(pStmt) : rc;
+    if (rcStep == SQLITE_DONE) {
       report(pReport, "SchemaAltered: %s %s is missing", zType, zName);
+    } else if (rcStep != SQLITE_ROW) {
+      sqlite3_reset(pStmt);
+      rc = rcStep;
+      break;
     } else if (strcmp((const char *)sqlite3_column_text(pStmt, 2), zWant) != 0) {
       report(pReport, "SchemaAltered: %s %s differs from this library's", zType,
              zName);
@@ -236,9 +242,15 @@ static int checkObjects(RlStore *p, sqlite3 *pRef, sqlite3_str *pReport) {
                             -1, &pRefStmt, NULL);
   }
   while (rc == SQLITE_OK && sqlite3_step(pStmt) == SQLITE_ROW) {
-    sqlite3_bind_value(pRefStmt, 1, sqlite3_column_value(pStmt, 0));
-    sqlite3_bind_value(pRefStmt, 2, sqlite3_column_value(pStmt, 1));
-    if (sqlite3_step(pRefStmt) != SQLITE_ROW) {
+    rc = sqlite3_bind_value(pRefStmt, 1, sqlite3_column_value(pStmt, 0));
+    if (rc == SQLITE_OK) rc = sqlite3_bind_value(pRefStmt, 2, sqlite3_column_value(pStmt, 1));
+    int rcStep = rc == SQLITE_OK ? sqlite3_step(pRefStmt) : rc;
+    if (rcStep != SQLITE_ROW && rcStep != SQLITE_DONE) {
+      sqlite3_reset(pRefStmt);
+      rc = rcStep;
+      break;
+    }
+    if (rcStep == SQLITE_DONE) {
       report(pReport, "SchemaAltered: unexpected %s %s on %s",
              sqlite3_column_text(pStmt, 0), sqlite3_column_text(pStmt, 1),
              sqlite3_column_text(pStmt, 2));
@@ -283,9 +295,15 @@ static int checkObjects(RlStore *p, sqlite3 *pRef, sqlite3_str *pReport) {
                             -1, &pRefStmt, NULL);
   }
   while (rc == SQLITE_OK && sqlite3_step(pStmt) == SQLITE_ROW) {
-    sqlite3_bind_value(pRefStmt, 1, sqlite3_column_value(pStmt, 0));
-    sqlite3_bind_value(pRefStmt, 2, sqlite3_column_value(pStmt, 2));
-    if (sqlite3_step(pRefStmt) != SQLITE_ROW) {
+    rc = sqlite3_bind_value(pRefStmt, 1, sqlite3_column_value(pStmt, 0));
+    if (rc == SQLITE_OK) rc = sqlite3_bind_value(pRefStmt, 2, sqlite3_column_value(pStmt, 2));
+    int rcStep = rc == SQLITE_OK ? sqlite3_step(pRefStmt) : rc;
+    if (rcStep != SQLITE_ROW && rcStep != SQLITE_DONE) {
+      sqlite3_reset(pRefStmt);
+      rc = rcStep;
+      break;
+    }
+    if (rcStep == SQLITE_DONE) {
       report(pReport, "SchemaAltered: unexpected temp trigger %s on %s",
              sqlite3_column_text(pStmt, 0), sqlite3_column_text(pStmt, 1));
     }
@@ -438,9 +456,17 @@ static int checkMemberships(RlStore *p, sqlite3 *pRef, sqlite3_str *pReport) {
                             -1, &pCheck, NULL);
   }
   while (rc == SQLITE_OK && sqlite3_step(pStmt) == SQLITE_ROW) {
-    sqlite3_bind_value(pCheck, 1, sqlite3_column_value(pStmt, 1));
+    rc = sqlite3_bind_value(pCheck, 1, sqlite3_column_value(pStmt, 1));
+    if (rc != SQLITE_OK) break;
     sqlite3_step(pCheck);
-    if (sqlite3_reset(pCheck) != SQLITE_OK) {
+    /* The validator's verdict is a trigger's RAISE or malformed JSON (an
+    ** error of the JSON functions); out of memory is no verdict. */
+    int rcCheck = sqlite3_reset(pCheck);
+    if (rlIsResourceError(rcCheck)) {
+      rc = rcCheck;
+      break;
+    }
+    if (rcCheck != SQLITE_OK) {
       report(pReport, "InvalidMembership: %s", sqlite3_column_text(pStmt, 0));
     }
   }

@@ -337,21 +337,23 @@ static int sealSnapshot(RlStore *p, i64 iRow, const raftlite_snapshot_meta *pMet
                         int bCurrent) {
   sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_SNAPSHOT_MAKE_CURRENT);
   if (pStmt == NULL) return SQLITE_ERROR;
-  sqlite3_bind_text(pStmt, 1, pMeta->snapshot_id, -1, SQLITE_TRANSIENT);
+  /* Text binds copy (an allocation): a failed one would store NULLs. */
+  int rc = sqlite3_bind_text(pStmt, 1, pMeta->snapshot_id, -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64(pStmt, 2, (i64)pMeta->last_log_id.term);
   sqlite3_bind_int64(pStmt, 3, (i64)pMeta->last_log_id.index);
-  if (pMeta->has_membership) {
+  if (pMeta->has_membership && rc == SQLITE_OK) {
     sqlite3_bind_int64(pStmt, 4, (i64)pMeta->membership_log_id.term);
     sqlite3_bind_int64(pStmt, 5, (i64)pMeta->membership_log_id.index);
-    sqlite3_bind_text(pStmt, 6, pMeta->membership_json ? pMeta->membership_json : "",
-                      -1, SQLITE_TRANSIENT);
+    rc = sqlite3_bind_text(pStmt, 6, pMeta->membership_json ? pMeta->membership_json : "",
+                           -1, SQLITE_TRANSIENT);
   }
   sqlite3_bind_int64(pStmt, 7, iRow);
   sqlite3_bind_int(pStmt, 8, bCurrent);
+  if (rc != SQLITE_OK) return SQLITE_NOMEM;
   /* A stored snapshot's chunks are dense: parts never written (a writer
   ** that sought past them) become zero chunks now, so that a missing chunk
   ** always means damage (raft_check) and never "zeros". */
-  int rc = execOnRow(p, "INSERT INTO $S.raftlite_snapshot_chunk(snapshot, seq, data)"
+  rc = execOnRow(p, "INSERT INTO $S.raftlite_snapshot_chunk(snapshot, seq, data)"
                         " WITH RECURSIVE seqs(n) AS (SELECT 0 UNION ALL"
                         " SELECT n + 1 FROM seqs WHERE n + 1 < (SELECT"
                         " (size + 65535) / 65536 FROM $S.raftlite_snapshot WHERE id = ?1))"

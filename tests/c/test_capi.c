@@ -49,6 +49,10 @@ TEST(open, refusesNonDurableSettings) {
   ASSERT_INT(raftlite_open(F->db, "main", &p), SQLITE_OK);
   raftlite_close(p);
   EXEC("PRAGMA journal_mode=DELETE");
+  ASSERT_INT(raftlite_open(F->db, "main", &p), SQLITE_MISUSE); /* DELETE needs EXTRA */
+  EXEC("PRAGMA synchronous=EXTRA");
+  ASSERT_INT(raftlite_open(F->db, "main", &p), SQLITE_OK);
+  raftlite_close(p);
 }
 
 /* A mutating call re-checks the settings: they may change after open. */
@@ -58,7 +62,16 @@ TEST(open, writesRecheckSettings) {
   ASSERT_REFUSED(raftlite_save_hard_state(F->store, &hs), SQLITE_MISUSE,
                  RAFTLITE_NO_VIOLATION);
   ASSERT(strstr(raftlite_errmsg(F->store), "synchronous") != NULL);
+  /* 2026-12-03: a rollback journal in DELETE mode needs EXTRA (FULL does
+  ** not sync the journal's unlink: a power cut can undo the commit). */
   EXEC("PRAGMA synchronous=FULL");
+  ASSERT_REFUSED(raftlite_save_hard_state(F->store, &hs), SQLITE_MISUSE,
+                 RAFTLITE_NO_VIOLATION);
+  ASSERT(strstr(raftlite_errmsg(F->store), "journal_mode is DELETE and synchronous is FULL") != NULL);
+  EXEC("PRAGMA journal_mode=TRUNCATE");
+  ASSERT_OK(raftlite_save_hard_state(F->store, &hs));
+  EXEC("PRAGMA journal_mode=DELETE; PRAGMA synchronous=EXTRA");
+  hs.current_term = 2;
   ASSERT_OK(raftlite_save_hard_state(F->store, &hs));
 }
 
