@@ -90,6 +90,11 @@ BEGIN
   SELECT RAISE(ABORT, 'raft_state: LogIdMismatch')
   FROM raftlite_log AS e
   WHERE e.idx = new.applied_index AND e.term <> new.applied_term;
+  -- last_purged stays at or below last_applied by index too; an install
+  -- moves it to the new last_applied in the same statement.
+  SELECT RAISE(ABORT, 'raft_state: PurgeNonApplied')
+  WHERE new.applied_index < new.purged_index
+    AND NOT EXISTS (SELECT 1 FROM raftlite_snapshot_install);
   -- Terms never decrease along the log, so the last entry below
   -- last_applied has the greatest term of those below it ...
   SELECT RAISE(ABORT, 'raft_state: LogIdMismatch')

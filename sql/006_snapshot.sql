@@ -25,9 +25,14 @@ BEGIN
   WHERE EXISTS (SELECT 1 FROM raftlite_snapshot
                 WHERE id = new.id OR snapshot_id = new.snapshot_id
                    OR (is_current = 1 AND new.is_current = 1));
+  -- The membership's id is at or below the last id, by log id and by
+  -- index alike (a different term at the same index is another history).
   SELECT RAISE(ABORT, 'raft_snapshot: InvalidMembership')
   WHERE new.membership_index IS NOT NULL
-    AND (new.membership_term, new.membership_index) > (new.last_term, new.last_index);
+    AND ((new.membership_term, new.membership_index) > (new.last_term, new.last_index)
+         OR new.membership_index > new.last_index
+         OR (new.membership_index = new.last_index
+             AND new.membership_term <> new.last_term));
   SELECT RAISE(ABORT, 'raft_snapshot: SnapshotStale')
   FROM raftlite_state AS s
   WHERE new.is_current = 1
@@ -46,9 +51,14 @@ END;
 CREATE TRIGGER IF NOT EXISTS raftlite_snapshot_update
 BEFORE UPDATE ON raftlite_snapshot
 BEGIN
+  -- The membership's id is at or below the last id, by log id and by
+  -- index alike (a different term at the same index is another history).
   SELECT RAISE(ABORT, 'raft_snapshot: InvalidMembership')
   WHERE new.membership_index IS NOT NULL
-    AND (new.membership_term, new.membership_index) > (new.last_term, new.last_index);
+    AND ((new.membership_term, new.membership_index) > (new.last_term, new.last_index)
+         OR new.membership_index > new.last_index
+         OR (new.membership_index = new.last_index
+             AND new.membership_term <> new.last_term));
   SELECT RAISE(ABORT, 'raft_snapshot: SnapshotMetaFixed')
   WHERE old.snapshot_id IS NOT NULL
     AND (new.snapshot_id IS NOT old.snapshot_id
@@ -130,6 +140,12 @@ BEGIN
   WHERE n.id = new.snapshot
     AND (n.last_term < s.applied_term
          OR (n.last_term = s.applied_term AND n.last_index < s.applied_index));
+  -- Its membership's log id names an entry: where this log holds that very
+  -- id, the entry must be that membership.
+  SELECT RAISE(ABORT, 'raft_snapshot: InvalidMembership')
+  FROM raftlite_snapshot AS n JOIN raftlite_log AS e ON e.idx = n.membership_index
+  WHERE n.id = new.snapshot AND e.term = n.membership_term
+    AND (e.kind <> 'membership' OR e.payload IS NOT n.membership);
 END;
 
 CREATE TRIGGER IF NOT EXISTS raftlite_snapshot_install_run
@@ -142,6 +158,14 @@ BEGIN
                              membership_index, membership) =
     (SELECT last_term, last_index, membership_term, membership_index,
             membership FROM raftlite_snapshot WHERE id = new.snapshot);
+  -- last_purged = the snapshot's last id, the entries up to it gone. A
+  -- greater term at a lower index moves last_purged down by index: only
+  -- here, to the new last_applied (see raftlite_state_purge). Entries
+  -- above that do not follow it are the installer's to truncate first
+  -- (raftlite's install does), or the purge refuses them.
+  UPDATE raftlite_state SET (purged_term, purged_index) =
+    (SELECT last_term, last_index FROM raftlite_snapshot WHERE id = new.snapshot)
+  WHERE purged_term IS NOT applied_term OR purged_index IS NOT applied_index;
   DELETE FROM raftlite_snapshot_install;
 END;
 
