@@ -78,6 +78,13 @@ BEGIN
   WHERE new.is_current = 1 AND old.is_current = 0
     AND (new.last_term < s.applied_term
          OR (new.last_term = s.applied_term AND new.last_index < s.applied_index));
+  -- One current snapshot, with its meta (named here rather than by the
+  -- unique index or the CHECK).
+  SELECT RAISE(ABORT, 'raft_snapshot: SnapshotInvalid')
+  WHERE new.is_current = 1 AND old.is_current = 0
+    AND (new.snapshot_id IS NULL OR new.last_index IS NULL
+         OR EXISTS (SELECT 1 FROM raftlite_snapshot
+                    WHERE is_current = 1 AND id <> new.id));
   -- Becoming current: as of last_applied (build_snapshot), or installed.
   SELECT RAISE(ABORT, 'raft_snapshot: SnapshotInvalid')
   FROM raftlite_state AS s
