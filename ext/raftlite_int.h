@@ -214,6 +214,7 @@ struct RlStore {
   int bBroken;                        /* an I/O error on commit: no writes */
   unsigned int nDepth;                /* rlBegin levels open; 1 savepoint */
   int bOuterTxn;                      /* the savepoint opened the txn */
+  int rcStmt;                         /* why rlStmt() last returned NULL */
   raftlite_state_machine sm;          /* callbacks; NULL: the declared one */
   char *zSmApply;                     /* the declared apply statement's text */
   sqlite3_stmt *pSmApply;             /* ... prepared (sm_sql.c) */

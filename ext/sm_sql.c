@@ -460,7 +460,7 @@ static int schemaVersion(RlStore *p, i64 *piVersion) {
   *piVersion = 0;
   for (size_t i = 0; i < sizeof(aId) / sizeof(aId[0]); i++) {
     sqlite3_stmt *pStmt = rlStmt(p, aId[i]);
-    if (pStmt == NULL) return p->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
+    if (pStmt == NULL) return p->rcStmt;
     i64 v = 0;
     if (sqlite3_step(pStmt) == SQLITE_ROW) v = sqlite3_column_int64(pStmt, 0);
     *piVersion = (i64)(((uint64_t)*piVersion << 32) ^ ((uint64_t)v & 0xffffffffu));
@@ -483,7 +483,7 @@ static int loadApply(RlStore *p, int *pbAuthorized) {
     p->iSmSchemaVersion = iVersion;
   }
   sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_SM_APPLY_SQL);
-  if (pStmt == NULL) return p->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
+  if (pStmt == NULL) return p->rcStmt;
   /* Unchanged (the usual case): compare in place, copy nothing. */
   int bRow = sqlite3_step(pStmt) == SQLITE_ROW;
   const char *zStored = bRow ? (const char *)sqlite3_column_text(pStmt, 0) : NULL;
