@@ -126,6 +126,19 @@ static inline void fuzzCheckStores(sqlite3 *db) {
     int bStore = strcmp(zRes, "1") == 0;
     sqlite3_free(zRes);
     if (!bStore) continue;
+    /* INVARIANT(sm-declared-tables) of sql/007_state_machine.sql, which
+    ** raft_check() does not verify: never raftlite's or SQLite's table,
+    ** whatever the case of the name. */
+    zSql = sqlite3_mprintf(
+        "SELECT group_concat(name) FROM \"%w\".raftlite_sm_table"
+        " WHERE lower(name) GLOB 'raftlite_*' OR lower(name) GLOB 'raft_*'"
+        " OR lower(name) GLOB 'sqlite_*'", zSchema);
+    zRes = fuzzQueryText(db, zSql);
+    sqlite3_free(zSql);
+    if (strcmp(zRes, "(null)") != 0) {
+      FUZZ_FAIL("%s.raftlite_sm_table declares %s", zSchema, zRes);
+    }
+    sqlite3_free(zRes);
     zSql = sqlite3_mprintf("SELECT raft_check(%Q)", zSchema);
     zRes = fuzzQueryText(db, zSql);
     sqlite3_free(zSql);
