@@ -1,6 +1,10 @@
 /*
 ** fuzz_image.c — the input is a received snapshot image (the bytes of an
-** SQLite database), installed through the state machine declared in SQL
+** SQLite database, when it starts with SQLite's magic string) or an SQL
+** script that makes one from a valid image (hostile content in a well-formed
+** file: triggers, views, other tables, altered CREATE texts, a wrong meta,
+** writable_schema edits ...). The image is installed through the state
+** machine declared in SQL
 ** over kv(k TEXT PRIMARY KEY, v) with an index, with a fixed meta (last log
 ** id 1-3, membership [[1,2]] at 1-1). The store before: log 1-1..1-3,
 ** applied up to 1-2, kv = {a: 1}.
@@ -10,9 +14,9 @@
 ** its stream); accepted, kv holds exactly the image's rows and last_applied
 ** is 1-3. Either way raft_check() is "ok".
 **
-** Seeds (corpus/fuzz_image/) are images built by raft_snapshot_build() on a
-** store with the same declaration; tests/fuzz/make_image_seeds.sh makes
-** them.
+** Seeds (corpus/fuzz_image/): images built by raft_snapshot_build() on a
+** store with the same declaration (tests/fuzz/make_image_seeds.sh makes
+** them), and scripts.
 */
 #include "fuzz_common.h"
 
@@ -41,8 +45,64 @@ static char *kvRows(sqlite3 *db) {
   return z ? z : sqlite3_mprintf("");
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *aData, size_t nData) {
-  if (nData > 200000) return 0;
+/* The image builder's connection may not reach files. */
+static int imageAuthorizer(void *pArg, int eAction, const char *z3, const char *z4,
+                           const char *zDb, const char *zTrigger) {
+  (void)pArg;
+  (void)z4;
+  (void)zDb;
+  (void)zTrigger;
+  if (eAction == SQLITE_ATTACH) {
+    return z3 == NULL || z3[0] == 0 || strcmp(z3, ":memory:") == 0 ? SQLITE_OK : SQLITE_DENY;
+  }
+  return SQLITE_OK;
+}
+
+/* An image made by running zScript on a database that starts as a valid
+** image (kv, its index, the meta table with the meta install is told):
+** hostile content in a well-formed file. sqlite3_free() the result. */
+static unsigned char *imageFromScript(const char *zScript, sqlite3_int64 *pnImage) {
+  sqlite3 *dbImage = NULL;
+  if (sqlite3_open(":memory:", &dbImage) != SQLITE_OK) FUZZ_FAIL("open");
+  fuzzExec(dbImage, zKvTable);
+  fuzzExec(dbImage, zKvIndex);
+  fuzzExec(dbImage,
+           "CREATE TABLE raftlite_snapshot_meta(last_term INTEGER NOT NULL, last_index INTEGER"
+           " NOT NULL, membership_term INTEGER, membership_index INTEGER, membership TEXT);"
+           "INSERT INTO raftlite_snapshot_meta VALUES (1, 3, 1, 1, '[[1,2]]');"
+           "INSERT INTO kv VALUES ('b', 2);");
+  sqlite3_limit(dbImage, SQLITE_LIMIT_LENGTH, 1000000);
+  sqlite3_limit(dbImage, SQLITE_LIMIT_ATTACHED, 2);
+  sqlite3_set_authorizer(dbImage, imageAuthorizer, NULL);
+  FuzzBudget budget = {1000000};
+  sqlite3_progress_handler(dbImage, 100, fuzzProgress, &budget);
+  sqlite3_exec(dbImage, zScript, NULL, NULL, NULL); /* errors are fine */
+  sqlite3_progress_handler(dbImage, 0, NULL, NULL);
+  sqlite3_exec(dbImage, "COMMIT", NULL, NULL, NULL);
+  unsigned char *a = sqlite3_serialize(dbImage, "main", pnImage, 0);
+  sqlite3_close(dbImage);
+  return a;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *aInput, size_t nInput) {
+  if (nInput > 200000) return 0;
+  /* An input that is a database file is the image; any other input is an
+  ** SQL script that makes one. */
+  static const char zMagic[] = "SQLite format 3";
+  const uint8_t *aData = aInput;
+  size_t nData = nInput;
+  unsigned char *aBuilt = NULL;
+  if (nInput < sizeof(zMagic) || memcmp(aInput, zMagic, sizeof(zMagic)) != 0) {
+    char *zScript = malloc(nInput + 1);
+    memcpy(zScript, aInput, nInput);
+    zScript[nInput] = 0;
+    sqlite3_int64 nImage = 0;
+    aBuilt = imageFromScript(zScript, &nImage);
+    free(zScript);
+    if (!aBuilt) return 0; /* out of memory */
+    aData = aBuilt;
+    nData = (size_t)nImage;
+  }
   sqlite3 *db = fuzzOpen();
   raftlite *p = NULL;
   if (raftlite_open(db, "main", &p) != SQLITE_OK) FUZZ_FAIL("raftlite_open failed");
@@ -128,5 +188,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *aData, size_t nData) {
   raftlite_close(p);
   fuzzCheckStores(db);
   if (sqlite3_close(db) != SQLITE_OK) FUZZ_FAIL("sqlite3_close: %s", sqlite3_errmsg(db));
+  sqlite3_free(aBuilt);
   return 0;
 }

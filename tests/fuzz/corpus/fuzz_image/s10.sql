@@ -1,0 +1,1 @@
+INSERT INTO kv VALUES (NULL, 1);

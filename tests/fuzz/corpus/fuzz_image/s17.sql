@@ -1,0 +1,1 @@
+UPDATE raftlite_snapshot_meta SET membership = '[ [1,2] ]';

@@ -1,0 +1,1 @@
+CREATE INDEX kv_k2 ON kv(k, v);

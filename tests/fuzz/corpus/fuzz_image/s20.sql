@@ -1,0 +1,1 @@
+CREATE TABLE raftlite_log(idx INTEGER PRIMARY KEY, term, kind, payload);

@@ -1,0 +1,1 @@
+DROP TABLE raftlite_snapshot_meta;

@@ -1,0 +1,1 @@
+PRAGMA encoding; PRAGMA journal_mode = WAL;

@@ -1,0 +1,1 @@
+UPDATE raftlite_snapshot_meta SET last_index = 4;

@@ -1,0 +1,1 @@
+DROP INDEX kv_v;

@@ -1,0 +1,1 @@
+CREATE TABLE kv2(x);
