@@ -812,6 +812,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *aData, size_t nData) {
       case 10: opReads(r, &in); break;
       case 11: opTxn(r, &in); break;
     }
+    fuzzFeature(raftlite_errmsg(r->p), op); /* each refusal of each call */
     if (op != 11 && sqlite3_get_autocommit(r->db) != bAuto) {
       FUZZ_FAIL("operation %u left autocommit %d (was %d)", op,
                 sqlite3_get_autocommit(r->db), bAuto);

@@ -137,6 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *aInput, size_t nInput) {
   int rc = raftlite_install_snapshot(p, &meta, s, &changes);
   char *zAfter = fuzzDump(db, "kv", 1);
   if (getenv("FUZZ_VERBOSE")) fprintf(stderr, "install: %d %s\n", rc, raftlite_errmsg(p));
+  fuzzFeature(raftlite_errmsg(p), (unsigned)rc); /* each reason of refusal */
   if (rc == SQLITE_OK) {
     /* kv is the image's: read the image as a database of its own. */
     sqlite3 *dbImage = NULL;

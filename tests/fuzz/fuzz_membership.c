@@ -39,7 +39,9 @@ static int run(sqlite3_stmt *pStmt, const char *zText, int nText) {
   sqlite3_bind_text(pStmt, 1, zText, nText, SQLITE_TRANSIENT);
   int rc = sqlite3_step(pStmt);
   rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? SQLITE_OK : sqlite3_reset(pStmt);
+  fuzzStmtFeature(pStmt, rc, sqlite3_errmsg(db));
   sqlite3_reset(pStmt);
+  sqlite3_stmt_status(pStmt, SQLITE_STMTSTATUS_VM_STEP, 1);
   return rc;
 }
 

@@ -117,8 +117,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *aData, size_t nData) {
       continue;
     }
     if (!pStmt) continue; /* a comment or whitespace */
-    for (int nRow = 0; nRow < 1000 && sqlite3_step(pStmt) == SQLITE_ROW; nRow++) {
+    int rcStep;
+    for (int nRow = 0; (rcStep = sqlite3_step(pStmt)) == SQLITE_ROW && nRow < 1000; nRow++) {
     }
+    fuzzStmtFeature(pStmt, rcStep, sqlite3_errmsg(db));
     sqlite3_finalize(pStmt);
   }
 
