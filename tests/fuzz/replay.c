@@ -87,7 +87,7 @@ int main(int argc, char **argv) {
       nName++;
     }
     if (d) closedir(d);
-    qsort(az, nName, sizeof(*az), cmpName);
+    if (nName > 1) qsort(az, nName, sizeof(*az), cmpName);
     for (size_t j = 0; j < nName; j++) {
       nErr += runFile(az[j]);
       nRun++;
