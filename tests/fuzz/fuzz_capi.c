@@ -303,7 +303,9 @@ static void checkRefusal(Run *r, const char *zCall, int rc, const char *zBefore,
   raftlite_violation_kind k = raftlite_violation(r->p);
   switch (rc) {
     case SQLITE_CONSTRAINT:
-      if (k == RAFTLITE_NO_VIOLATION) FUZZ_FAIL("%s: CONSTRAINT names no rule", zCall);
+      if (k == RAFTLITE_NO_VIOLATION) {
+        FUZZ_FAIL("%s: CONSTRAINT names no rule (%s)", zCall, raftlite_errmsg(r->p));
+      }
       break;
     case SQLITE_NOTFOUND:
       if (k != RAFTLITE_LOG_INDEX_NOT_FOUND) FUZZ_FAIL("%s: NOTFOUND names %d", zCall, k);
@@ -446,6 +448,10 @@ static void opPurge(Run *r, Input *in) {
   upto.term = (e && b % 4 != 0) ? e->term : nearValue(in, b % 3);
   char *zBefore = fuzzDump(r->db, "kv", 0);
   int rc = raftlite_purge_logs_upto(r->p, upto);
+  if (getenv("FUZZ_VERBOSE")) {
+    fprintf(stderr, "purge_logs_upto(%llu-%llu): %d\n", (unsigned long long)upto.term,
+            (unsigned long long)upto.index, rc);
+  }
   if (rc != SQLITE_OK) {
     checkRefusal(r, "purge_logs_upto", rc, zBefore, 0);
   } else if (!(m->purged.has && upto.index <= m->purged.index)) {
@@ -813,6 +819,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *aData, size_t nData) {
       case 11: opTxn(r, &in); break;
     }
     fuzzFeature(raftlite_errmsg(r->p), op); /* each refusal of each call */
+    if (getenv("FUZZ_VERBOSE")) {
+      Id last = lastLogId(&r->m);
+      fprintf(stderr, "op %u: %s | log %llu..%zu purged %llu-%llu applied %llu-%llu last %llu-%llu\n",
+              op, raftlite_errmsg(r->p), (unsigned long long)r->m.first, r->m.n,
+              (unsigned long long)r->m.purged.term, (unsigned long long)r->m.purged.index,
+              (unsigned long long)r->m.applied.term, (unsigned long long)r->m.applied.index,
+              (unsigned long long)last.term, (unsigned long long)last.index);
+    }
     if (op != 11 && sqlite3_get_autocommit(r->db) != bAuto) {
       FUZZ_FAIL("operation %u left autocommit %d (was %d)", op,
                 sqlite3_get_autocommit(r->db), bAuto);
