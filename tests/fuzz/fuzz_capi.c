@@ -454,7 +454,9 @@ static void opPurge(Run *r, Input *in) {
   }
   if (rc != SQLITE_OK) {
     checkRefusal(r, "purge_logs_upto", rc, zBefore, 0);
-  } else if (!(m->purged.has && upto.index <= m->purged.index)) {
+  } else if (idCmp(mkId(upto.term, upto.index), m->purged) > 0) {
+    /* upto <= last_purged as log ids is a no-op (raftlite.h); a greater
+    ** term at the same index moves last_purged. */
     dropUpto(m, upto.index);
     m->purged = mkId(upto.term, upto.index);
   }

@@ -1,1 +1,0 @@
-INSERT INTO kv VALUES (NULL, 1);

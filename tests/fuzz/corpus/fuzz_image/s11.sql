@@ -1,1 +1,0 @@
-PRAGMA user_version = 5; PRAGMA application_id = 7;

@@ -1,1 +1,0 @@
-PRAGMA auto_vacuum = 1; VACUUM;

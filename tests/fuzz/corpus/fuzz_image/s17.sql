@@ -1,1 +1,0 @@
-UPDATE raftlite_snapshot_meta SET membership = '[ [1,2] ]';

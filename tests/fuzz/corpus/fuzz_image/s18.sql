@@ -1,1 +1,0 @@
-CREATE INDEX kv_k2 ON kv(k, v);

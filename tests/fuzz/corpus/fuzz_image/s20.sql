@@ -1,1 +1,0 @@
-CREATE TABLE raftlite_log(idx INTEGER PRIMARY KEY, term, kind, payload);

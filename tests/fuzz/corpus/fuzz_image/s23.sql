@@ -1,1 +1,0 @@
-PRAGMA encoding; PRAGMA journal_mode = WAL;

@@ -1,1 +1,0 @@
-INSERT INTO kv VALUES ('a', 1), ('a2', x'00');

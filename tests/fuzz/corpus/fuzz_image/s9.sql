@@ -1,1 +1,0 @@
-CREATE TABLE kv2(x);
