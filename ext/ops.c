@@ -257,8 +257,12 @@ int rlPurge(RlStore *p, i64 iIndex, int bHasTerm, i64 iTerm, i64 *pnEntries) {
       (!bHasTerm || rlLogIdCmp(&got, &state.purged) <= 0)) {
     return rlEnd(p, rc);
   }
-  if (state.purged.has && iIndex <= state.purged.index &&
-      rlLogIdCmp(&got, &state.applied) != 0) {
+  /* Below last_purged as a log id at a greater index (found by
+  ** fuzz_capi: the trigger's PurgeNotAscending names no C kind), or at a
+  ** lower index other than to last_applied: LogIdMismatch. */
+  if (state.purged.has &&
+      ((bHasTerm && iIndex > state.purged.index && rlLogIdCmp(&got, &state.purged) < 0) ||
+       (iIndex <= state.purged.index && rlLogIdCmp(&got, &state.applied) != 0))) {
     rc = rlFail(p, RL_MSG_PURGE_BELOW_PURGED, rlLogIdText(&state.purged, zA),
                 rlLogIdText(&got, zB));
     return rlEnd(p, rc);

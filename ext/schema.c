@@ -107,7 +107,7 @@ static int upgradeTables(RlStore *p, i64 iFrom) {
 static int dropTriggers(RlStore *p) {
   char *zSql = sqlite3_mprintf(
       "SELECT name FROM \"%w\".sqlite_schema"
-      " WHERE type = 'trigger' AND name LIKE 'raftlite\\_%%' ESCAPE '\\'",
+      " WHERE type = 'trigger' AND lower(name) GLOB 'raftlite_*'",
       p->zSchema);
   if (zSql == NULL) return SQLITE_NOMEM;
   sqlite3_stmt *pStmt = NULL;
@@ -278,7 +278,7 @@ static int checkObjects(RlStore *p, sqlite3 *pRef, sqlite3_str *pReport) {
   /* Objects this library did not create (a trigger added by hand, say). */
   zSql = sqlite3_mprintf(
       "SELECT type, name, tbl_name FROM \"%w\".sqlite_schema"
-      " WHERE tbl_name LIKE 'raftlite\\_%%' ESCAPE '\\' AND sql IS NOT NULL",
+      " WHERE lower(tbl_name) GLOB 'raftlite_*' AND sql IS NOT NULL",
       p->zSchema);
   if (zSql == NULL) return SQLITE_NOMEM;
   rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, NULL);
@@ -315,7 +315,7 @@ static int checkObjects(RlStore *p, sqlite3 *pRef, sqlite3_str *pReport) {
       "SELECT 'virtual table ' || v.column1 || ' is missing' FROM (VALUES"
       " ('raft_log'), ('raft_hard_state'), ('raft_state'), ('raft_snapshot')) AS v"
       " WHERE NOT EXISTS (SELECT 1 FROM \"%w\".sqlite_schema"
-      " WHERE name = v.column1 AND sql LIKE 'CREATE VIRTUAL TABLE%%')",
+      " WHERE name = v.column1 AND sql GLOB 'CREATE VIRTUAL TABLE*')",
       p->zSchema);
   if (zSql == NULL) return SQLITE_NOMEM;
   rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, NULL);
@@ -333,7 +333,7 @@ static int checkObjects(RlStore *p, sqlite3 *pRef, sqlite3_str *pReport) {
   rc = sqlite3_prepare_v2(p->db,
                           "SELECT name, tbl_name, sql FROM temp.sqlite_schema"
                           " WHERE type = 'trigger'"
-                          " AND tbl_name LIKE 'raftlite\\_%' ESCAPE '\\'",
+                          " AND lower(tbl_name) GLOB 'raftlite_*'",
                           -1, &pStmt, NULL);
   if (rc == SQLITE_OK) {
     rc = sqlite3_prepare_v2(pRef,
