@@ -56,8 +56,15 @@ int raftlite_open_v2(sqlite3 *db, const char *zSchema, int flags,
   if (rc == SQLITE_OK) rc = registerOnce(db);
   /* Installing checks the connection as every write does (SPEC §5):
   ** triggers on, and a journal and sync that make a commit durable. */
-  if (rc == SQLITE_OK) rc = rlInstall(&p->store);
-  if (rc == SQLITE_OK) rc = rlReclaimReceiving(&p->store);
+  /* Both in one savepoint: a failed open changes nothing. */
+  if (rc == SQLITE_OK) {
+    rc = rlBegin(&p->store);
+    if (rc == SQLITE_OK) {
+      rc = rlInstall(&p->store);
+      if (rc == SQLITE_OK) rc = rlReclaimReceiving(&p->store);
+      rc = rlEnd(&p->store, rc);
+    }
+  }
   if (rc != SQLITE_OK) {
     /* The handle is not returned, so its message goes to SQLite's error
     ** log (SQLITE_CONFIG_LOG), the channel meant for such diagnostics. */
@@ -332,9 +339,12 @@ int raftlite_get_initial_state(raftlite *p, raftlite_log_state *log,
   memset(hs, 0, sizeof(*hs));
   *pHasHardState = 0;
   /* As openraft does: a log that ends below last_applied is first purged
-  ** up to last_applied. */
+  ** up to last_applied. The purge and the reads are one call: a failure
+  ** after the purge must not leave it committed. */
   RlState state;
-  int rc = rlReadState(&p->store, &state);
+  int rc = rlBegin(&p->store);
+  if (rc != SQLITE_OK) return rc;
+  rc = rlReadState(&p->store, &state);
   if (rc == SQLITE_OK && rlLogIdCmp(&state.applied, &state.last) > 0) {
     rc = rlPurge(&p->store, state.applied.index, 1, state.applied.term, NULL);
   }
@@ -354,6 +364,7 @@ int raftlite_get_initial_state(raftlite *p, raftlite_log_state *log,
     }
   }
   if (rc == SQLITE_OK) rc = raftlite_read_hard_state(p, hs, pHasHardState);
+  rc = rlEnd(&p->store, rc);
   if (rc != SQLITE_OK) {
     memset(log, 0, sizeof(*log));
     raftlite_applied_state_free(applied);

@@ -38,7 +38,7 @@ typedef sqlite3_int64 i64;
 /* Version of the stored schema (sql/NNN_*.sql); independent of the library
 ** version. Bump it with every change to sql/ and teach schema.c the
 ** upgrade. */
-#define RAFTLITE_SCHEMA_VERSION 1
+#define RAFTLITE_SCHEMA_VERSION 2
 
 /* ------------------------------------------------------------------ */
 /* Embedded schema (generated from sql/ by cmake/embed_sql.cmake).     */
@@ -118,6 +118,11 @@ typedef enum RlMsg {
   RL_MSG_APPLY_EMPTY,
   RL_MSG_SM_APPLY_FAILED,
   RL_MSG_BROKEN,
+  RL_MSG_TXN_LOST,
+  RL_MSG_CHECKS_OFF,
+  RL_MSG_SM_RESTORE_REJECTED,
+  RL_MSG_APPLY_BELOW,
+  RL_MSG_NOT_DURABLE_DELETE,
   RL_MSG_SNAPSHOT_MEMBERSHIP,
   RL_MSG_STREAM_GONE,
   RL_MSG_SM_SNAPSHOT_FAILED,
@@ -176,6 +181,8 @@ typedef enum RlStmtId {
   RL_STMT_SAVEPOINT,
   RL_STMT_RELEASE,
   RL_STMT_ROLLBACK_TO,
+  RL_STMT_ROLLBACK,
+  RL_STMT_IGNORE_CHECKS,
   RL_STMT_JOURNAL_MODE,
   RL_STMT_SYNCHRONOUS,
   RL_STMT_READ_STATE,
@@ -196,7 +203,7 @@ typedef enum RlStmtId {
   RL_STMT_SNAPSHOT_SET_SIZE,
   RL_STMT_SNAPSHOT_META,
   RL_STMT_SNAPSHOT_MAKE_CURRENT,
-  RL_STMT_SET_APPLIED_SNAPSHOT,
+  RL_STMT_SNAPSHOT_INSTALL,
   RL_STMT_SCHEMA_VERSION,
   RL_STMT_SM_APPLY_SQL,
   RL_STMT_TEMP_SCHEMA_VERSION,
@@ -214,8 +221,8 @@ struct RlStore {
   raftlite_violation_kind eKind;      /* of the last failure */
   char *zErrMsg;                      /* of the last failure, or NULL */
   int bBroken;                        /* an I/O error on commit: no writes */
-  unsigned int nDepth;                /* savepoints open (rlBegin/rlEnd) */
-  unsigned int mOuter;                /* bit d: savepoint d opened the txn */
+  unsigned int nDepth;                /* rlBegin levels open; 1 savepoint */
+  int bOuterTxn;                      /* the savepoint opened the txn */
   raftlite_state_machine sm;          /* callbacks; NULL: the declared one */
   char *zSmApply;                     /* the declared apply statement's text */
   sqlite3_stmt *pSmApply;             /* ... prepared (sm_sql.c) */
@@ -234,6 +241,12 @@ char *rlExpandSchema(const char *zTemplate, const char *zSchema);
 /* The statement, reset and with its bindings cleared, or NULL with the
 ** error recorded on p. */
 sqlite3_stmt *rlStmt(RlStore *p, RlStmtId eId);
+/* SQLITE_OK, or SQLITE_ABORT when SQLite ended the call's transaction
+** behind its back (then nothing more may be written). */
+int rlCheckInCall(RlStore *p);
+/* Whether rc says a resource ran out or was busy (memory, disk, a lock,
+** an interrupt): an error that is no verdict on the input. */
+int rlIsResourceError(int rc);
 
 /* Records a failure: a composed message (rlFail) or the connection's error
 ** (rlFailSqlite, which recognises trigger RAISE texts). Both return rc. */

@@ -18,6 +18,8 @@ static const char *const azStmtSql[RL_STMT_COUNT] = {
     [RL_STMT_SAVEPOINT] = "SAVEPOINT raftlite_call",
     [RL_STMT_RELEASE] = "RELEASE raftlite_call",
     [RL_STMT_ROLLBACK_TO] = "ROLLBACK TO raftlite_call",
+    [RL_STMT_ROLLBACK] = "ROLLBACK",
+    [RL_STMT_IGNORE_CHECKS] = "PRAGMA ignore_check_constraints",
     [RL_STMT_JOURNAL_MODE] = "PRAGMA $S.journal_mode",
     [RL_STMT_SYNCHRONOUS] = "PRAGMA $S.synchronous",
     [RL_STMT_READ_STATE] =
@@ -80,15 +82,14 @@ static const char *const azStmtSql[RL_STMT_COUNT] = {
     [RL_STMT_SNAPSHOT_MAKE_CURRENT] =
         "UPDATE $S.raftlite_snapshot SET snapshot_id = ?1, last_term = ?2,"
         " last_index = ?3, membership_term = ?4, membership_index = ?5,"
-        " membership = json(?6), is_current = 1 WHERE id = ?7",
+        " membership = json(?6), is_current = ?8 WHERE id = ?7",
     [RL_STMT_SCHEMA_VERSION] = "PRAGMA $S.schema_version",
     [RL_STMT_SM_APPLY_SQL] = "SELECT apply_sql FROM $S.raftlite_sm",
     [RL_STMT_TEMP_SCHEMA_VERSION] = "PRAGMA temp.schema_version",
-    [RL_STMT_SET_APPLIED_SNAPSHOT] =
-        "UPDATE $S.raftlite_state SET (applied_term, applied_index,"
-        " membership_term, membership_index, membership) ="
-        " (SELECT last_term, last_index, membership_term, membership_index,"
-        " membership FROM $S.raftlite_snapshot WHERE is_current = 1)",
+    /* The install trigger moves last_applied and the applied membership
+    ** to the snapshot's meta (sql/006_snapshot.sql). */
+    [RL_STMT_SNAPSHOT_INSTALL] =
+        "INSERT INTO $S.raftlite_snapshot_install(snapshot) VALUES (?1)",
 };
 
 int rlStoreInit(RlStore *p, sqlite3 *db, const char *zSchema, int bPersistent) {
@@ -121,6 +122,15 @@ int rlFail(RlStore *p, RlMsg eMsg, ...) {
   int rc = rlMessageV(eMsg, &p->eKind, &p->zErrMsg, ap);
   va_end(ap);
   return p->zErrMsg ? rc : SQLITE_NOMEM;
+}
+
+int rlIsResourceError(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_NOMEM: case SQLITE_IOERR: case SQLITE_FULL: case SQLITE_BUSY:
+    case SQLITE_LOCKED: case SQLITE_INTERRUPT: case SQLITE_CANTOPEN:
+      return 1;
+  }
+  return 0;
 }
 
 int rlFailOwned(RlStore *p, int rc, raftlite_violation_kind eKind, char *zMsg) {
@@ -167,7 +177,19 @@ char *rlExpandSchema(const char *zTemplate, const char *zSchema) {
   return sqlite3_str_finish(pOut);
 }
 
+int rlCheckInCall(RlStore *p) {
+  /* Inside a call the savepoint keeps a transaction open. SQLite ends it
+  ** by itself after some errors (out of memory, disk full); a statement
+  ** run after that would commit on its own, outside the call's
+  ** atomicity. */
+  if (p->nDepth > 0 && !p->bInWritingStatement && sqlite3_get_autocommit(p->db)) {
+    return rlFail(p, RL_MSG_TXN_LOST);
+  }
+  return SQLITE_OK;
+}
+
 sqlite3_stmt *rlStmt(RlStore *p, RlStmtId eId) {
+  if (rlCheckInCall(p) != SQLITE_OK) return NULL;
   sqlite3_stmt *pStmt = p->aStmt[eId];
   if (pStmt) {
     sqlite3_reset(pStmt);
@@ -241,42 +263,73 @@ static int checkDurable(RlStore *p) {
   }
   sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_SYNCHRONOUS);
   if (pStmt == NULL) return SQLITE_ERROR;
-  if (sqlite3_step(pStmt) == SQLITE_ROW && sqlite3_column_int(pStmt, 0) < 2) {
-    static const char *const azSync[] = {"OFF (0)", "NORMAL (1)"};
-    rc = rlFail(p, RL_MSG_NOT_DURABLE_SYNC, p->zSchema,
-                azSync[sqlite3_column_int(pStmt, 0) == 1]);
+  if (sqlite3_step(pStmt) == SQLITE_ROW) {
+    int iSync = sqlite3_column_int(pStmt, 0);
+    if (iSync < 2) {
+      static const char *const azSync[] = {"OFF (0)", "NORMAL (1)"};
+      rc = rlFail(p, RL_MSG_NOT_DURABLE_SYNC, p->zSchema, azSync[iSync == 1]);
+    } else if (iSync == 2 && strcmp(zMode, "DELETE") == 0) {
+      /* FULL syncs the journal and the database, but not the directory
+      ** after the journal's unlink: a power cut can bring the journal back,
+      ** and the next open rolls the acknowledged commit back (found by the
+      ** power-loss test). EXTRA syncs the directory too. */
+      rc = rlFail(p, RL_MSG_NOT_DURABLE_DELETE, p->zSchema);
+    }
   }
-  sqlite3_reset(pStmt);
+  int rcReset = sqlite3_reset(pStmt);
+  if (rc == SQLITE_OK && rcReset != SQLITE_OK) rc = rlFailSqlite(p, rcReset);
   return rc;
+}
+
+/* PRAGMA ignore_check_constraints: the rules include CHECKs (kinds,
+** ranges, payload types), so writing with them off is writing unguarded. */
+static int checkConstraintsOn(RlStore *p) {
+  sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_IGNORE_CHECKS);
+  if (pStmt == NULL) return p->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
+  int bIgnored = sqlite3_step(pStmt) == SQLITE_ROW && sqlite3_column_int(pStmt, 0);
+  int rc = sqlite3_reset(pStmt);
+  if (rc != SQLITE_OK) return rlFailSqlite(p, rc);
+  return bIgnored ? rlFail(p, RL_MSG_CHECKS_OFF) : SQLITE_OK;
 }
 
 int rlBegin(RlStore *p) {
   rlResetError(p);
+  /* An operation called by another (install's purge, open's install) runs
+  ** in the outer one's savepoint: a failure travels up and the outermost
+  ** level undoes everything at once. A nested ROLLBACK TO would be one
+  ** more statement that can fail, and rolling back DDL expires every
+  ** prepared statement, the store's own ROLLBACK included. */
+  if (p->nDepth > 0) {
+    p->nDepth++;
+    return SQLITE_OK;
+  }
   if (p->bBroken) return rlFail(p, RL_MSG_BROKEN);
-  /* The rules live in triggers: refuse to write where they are off. */
+  /* The rules live in triggers and CHECKs: refuse to write where they are
+  ** off. */
   int bTriggers = 1;
   sqlite3_db_config(p->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, -1, &bTriggers);
   if (!bTriggers) return rlFail(p, RL_MSG_TRIGGERS_OFF);
-  int rc = checkDurable(p);
+  int rc = checkConstraintsOn(p);
+  if (rc == SQLITE_OK) rc = checkDurable(p);
   if (rc != SQLITE_OK || p->bInWritingStatement) return rc;
-  /* A savepoint cannot open while a statement of this connection is
-  ** writing: INSERT ... SELECT raft_append(...). Refuse it whole rather than
-  ** run without atomicity. */
   /* rlEnd's statements are prepared before the savepoint opens: a failure
   ** must never find itself unable to roll back (out of memory, say). */
-  if (rlStmt(p, RL_STMT_RELEASE) == NULL || rlStmt(p, RL_STMT_ROLLBACK_TO) == NULL) {
+  if (rlStmt(p, RL_STMT_RELEASE) == NULL || rlStmt(p, RL_STMT_ROLLBACK_TO) == NULL ||
+      rlStmt(p, RL_STMT_ROLLBACK) == NULL) {
     return p->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
   }
   sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_SAVEPOINT);
   if (pStmt == NULL) return p->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
   int bOuter = sqlite3_get_autocommit(p->db);
   rc = sqlite3_step(pStmt);
-  if (rc == SQLITE_DONE && p->nDepth < 32) {
-    if (bOuter) p->mOuter |= 1u << p->nDepth;
-    else p->mOuter &= ~(1u << p->nDepth);
-    p->nDepth++;
+  if (rc == SQLITE_DONE) {
+    p->bOuterTxn = bOuter;
+    p->nDepth = 1;
     return SQLITE_OK;
   }
+  /* A savepoint cannot open while a statement of this connection is
+  ** writing: INSERT ... SELECT raft_append(...). Refuse it whole rather
+  ** than run without atomicity. */
   rc = sqlite3_reset(pStmt);
   if (strstr(sqlite3_errmsg(p->db), "statements in progress")) {
     return rlFail(p, RL_MSG_WRITING_STATEMENT);
@@ -284,13 +337,17 @@ int rlBegin(RlStore *p) {
   return rlFailSqlite(p, rc);
 }
 
+/* Ends the call's savepoint. On success it is released (which commits when
+** the call opened the transaction). On any failure, commit included, the
+** connection is put back exactly as the call found it: a transaction the
+** call opened is rolled back whole (a failed COMMIT leaves it open, and a
+** RELEASE after ROLLBACK TO would try to commit again), and inside the
+** caller's transaction only the call's savepoint is undone. */
 int rlEnd(RlStore *p, int rc) {
   if (p->bInWritingStatement) return rc;
-  int bOuter = 0;
-  if (p->nDepth > 0) {
-    p->nDepth--;
-    bOuter = (p->mOuter >> p->nDepth) & 1;
-  }
+  if (p->nDepth == 0) return rc; /* rlBegin failed: nothing to end */
+  if (--p->nDepth > 0) return rc; /* nested: the outermost level ends it */
+  if (rc == SQLITE_OK && sqlite3_get_autocommit(p->db)) rc = rlFail(p, RL_MSG_TXN_LOST);
   if (rc == SQLITE_OK) {
     rc = runStmt(p, RL_STMT_RELEASE);
     if (rc == SQLITE_OK) return SQLITE_OK;
@@ -298,17 +355,25 @@ int rlEnd(RlStore *p, int rc) {
     ** reached the disk is unknown until the database is reopened. */
     if ((rc & 0xff) == SQLITE_IOERR) p->bBroken = 1;
   }
-  /* Undo everything, then drop the savepoint (which, outside a caller's
-  ** transaction, ends the now empty transaction). Keep the first error. */
+  /* Keep the first error through the clean-up. */
   char *zErr = p->zErrMsg;
   raftlite_violation_kind eKind = p->eKind;
   p->zErrMsg = NULL;
-  if (runStmt(p, RL_STMT_ROLLBACK_TO) == SQLITE_OK) {
+  if (p->bOuterTxn) {
+    /* SQLite may already have rolled back (out of memory, some I/O
+    ** errors): then there is nothing left to end. */
+    /* A ROLLBACK that had to be prepared again (rolling back DDL expires
+    ** every statement) may meet a passing allocation failure: retry. */
+    for (int i = 0; i < 3 && !sqlite3_get_autocommit(p->db); i++) {
+      runStmt(p, RL_STMT_ROLLBACK);
+    }
+  } else if (runStmt(p, RL_STMT_ROLLBACK_TO) == SQLITE_OK) {
     runStmt(p, RL_STMT_RELEASE);
-  } else if (bOuter && !sqlite3_get_autocommit(p->db)) {
-    /* Never RELEASE after a failed ROLLBACK TO: that would commit the
-    ** half-done call. End the transaction this call opened instead. */
-    sqlite3_exec(p->db, "ROLLBACK", NULL, NULL, NULL);
+  } else if (!sqlite3_get_autocommit(p->db)) {
+    /* Never RELEASE after a failed ROLLBACK TO: that would keep the
+    ** half-done call in the caller's transaction. Losing the caller's
+    ** transaction is the lesser harm; the error says the call failed. */
+    runStmt(p, RL_STMT_ROLLBACK);
   }
   rlResetError(p);
   p->zErrMsg = zErr;
