@@ -72,10 +72,14 @@ static raftlite_snapshot *newStream(RlStore *p, i64 iRow, i64 nSize, int bWritab
 
 void raftlite_snapshot_close(raftlite_snapshot *s) { sqlite3_free(s); }
 
+/* The code of a statement rlStmt() could not give: a refusal it recorded,
+** or a failed allocation (which records no message). */
+static int stmtFailed(RlStore *p) { return p->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM; }
+
 /* The rowid of chunk iSeq of the stream's snapshot, or 0 if not stored. */
 static int chunkRowid(raftlite_snapshot *s, i64 iSeq, i64 *piRowid) {
   sqlite3_stmt *pStmt = rlStmt(s->pStore, RL_STMT_CHUNK_ROWID);
-  if (pStmt == NULL) return SQLITE_ERROR;
+  if (pStmt == NULL) return stmtFailed(s->pStore);
   sqlite3_bind_int64(pStmt, 1, s->iRow);
   sqlite3_bind_int64(pStmt, 2, iSeq);
   *piRowid = sqlite3_step(pStmt) == SQLITE_ROW ? sqlite3_column_int64(pStmt, 0) : 0;
@@ -102,7 +106,7 @@ static int blobIo(raftlite_snapshot *s, i64 iRowid, int bWrite, void *pBuf,
 ** the snapshot it reads when a newer one replaces it. */
 static int streamAlive(raftlite_snapshot *s) {
   sqlite3_stmt *pStmt = rlStmt(s->pStore, RL_STMT_SNAPSHOT_META);
-  if (pStmt == NULL) return SQLITE_ERROR;
+  if (pStmt == NULL) return stmtFailed(s->pStore);
   sqlite3_bind_int64(pStmt, 1, s->iRow);
   int bAlive = sqlite3_step(pStmt) == SQLITE_ROW;
   int rc = sqlite3_reset(pStmt);
@@ -123,6 +127,7 @@ int raftlite_snapshot_read(raftlite_snapshot *s, void *buf, size_t n, size_t *pR
   if (rcAlive != SQLITE_OK) return rcAlive;
   if ((uint64_t)n > (uint64_t)nLeft) n = (size_t)nLeft;
   int rc = SQLITE_OK;
+  i64 iPos0 = s->iPos;
   unsigned char *pOut = buf;
   while (rc == SQLITE_OK && n > 0) {
     i64 iSeq = s->iPos / RL_CHUNK;
@@ -143,6 +148,12 @@ int raftlite_snapshot_read(raftlite_snapshot *s, void *buf, size_t n, size_t *pR
     s->iPos += nPart;
     *pRead += (size_t)nPart;
   }
+  if (rc != SQLITE_OK) {
+    /* A failed read reads nothing: the position is where it was and
+    ** *pRead is 0, as for every out-parameter on error. */
+    s->iPos = iPos0;
+    *pRead = 0;
+  }
   return rc;
 }
 
@@ -156,7 +167,7 @@ static int writeChunkPart(raftlite_snapshot *s, i64 iSeq, int iOffset,
   if (iRowid == 0) {
     int bWhole = iOffset == 0 && n == RL_CHUNK;
     sqlite3_stmt *pStmt = rlStmt(s->pStore, RL_STMT_CHUNK_INSERT);
-    if (pStmt == NULL) return SQLITE_ERROR;
+    if (pStmt == NULL) return stmtFailed(s->pStore);
     sqlite3_bind_int64(pStmt, 1, s->iRow);
     sqlite3_bind_int64(pStmt, 2, iSeq);
     if (bWhole) {
@@ -206,7 +217,7 @@ int raftlite_snapshot_write(raftlite_snapshot *s, const void *buf, size_t n) {
   if (rc == SQLITE_OK && nSize != s->nSize) {
     sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_SNAPSHOT_SET_SIZE);
     if (pStmt == NULL) {
-      rc = SQLITE_ERROR;
+      rc = stmtFailed(p);
     } else {
       sqlite3_bind_int64(pStmt, 1, nSize);
       sqlite3_bind_int64(pStmt, 2, s->iRow);
