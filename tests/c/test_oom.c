@@ -1,6 +1,7 @@
 /*
-** test_oom.c — out-of-memory fault injection for the C API, in the style of
-** canonical/raft's test/lib/fault.h applied to SQLite's allocator.
+** test_oom.c — out-of-memory fault injection for the C API and the SQL
+** surface, in the style of canonical/raft's test/lib/fault.h applied to
+** SQLite's allocator.
 **
 ** main() installs a countdown allocator with SQLITE_CONFIG_MALLOC before
 ** any other SQLite call (wrapping the default methods obtained with
@@ -9,17 +10,20 @@
 ** fails the Nth allocation and every one after it ("persist"), or only the
 ** Nth ("once").
 **
-** Each operation of the C API starts from a store state built once (a
-** template file) and runs with N = 1, 2, 3, ... until it succeeds without
-** the fault firing (an op of more than RAFTLITE_OOM_BUDGET allocations
-** gets the N of makePlan()). For each N:
+** Each operation — every function of include/raftlite.h, and every SQL
+** function and virtual-table read or write raftlite registers, run with
+** sqlite3_prepare/step on the store's connection — starts from a store
+** state built once (a template file) and runs with N = 1, 2, 3, ... until
+** it succeeds without the fault firing (an op of more than
+** RAFTLITE_OOM_BUDGET allocations gets the N of makePlan()). For each N:
 **   - the call returns (a crash or a sanitizer report fails the op);
 **   - no fault fired: it must succeed;
 **   - it returned SQLITE_OK: its result is right (in the tables, in the
 **     out-parameters, in the bytes of a snapshot);
 **   - it failed: its out-parameters are empty (they are pre-filled with
 **     garbage, so "left empty" means "set empty"), it names no violated
-**     rule, it left no savepoint open (sqlite3_get_autocommit() == 1), no
+**     rule (an SQL op: its message names no kind and is not "not an
+**     error"), it left no savepoint open (sqlite3_get_autocommit() == 1), no
 **     statement busy, no private image file, and the store as it was
 **     (every table of the database, and its schema);
 **   - then, the fault cleared: `SELECT raft_check()` says 'ok', and the
@@ -41,7 +45,9 @@
 ** The variants of an op run in a child process (fork), so that a crash, a
 ** sanitizer report or a leak (LeakSanitizer runs when the child exits) is
 ** charged to its op and the other ops still run; one child per CPU at a
-** time, their output printed in order. About 25 s under ASan on two CPUs.
+** time, their output printed in order. The default run (two variants of
+** each op) takes about 60 s of CPU under ASan (30 s on two idle CPUs),
+** 20 s without.
 ** Linux (glibc, GNU ld): call sites come from backtrace() and the
 ** executable's bounds.
 **
