@@ -38,8 +38,11 @@ static const char *const azStmtSql[RL_STMT_COUNT] = {
         " WHERE idx >= ?1 AND idx <= ?2 ORDER BY idx",
     [RL_STMT_INSERT_ENTRY] =
         "INSERT INTO $S.raftlite_log(idx, term, kind, payload)"
-        " VALUES (?1, ?2, ?3, CASE ?3 WHEN 'membership' THEN json(?4)"
-        " ELSE ?4 END)",
+        /* json() canonicalises; from SQLite 3.42 it also takes JSON5, so
+        ** only strict JSON (json_valid) is canonicalised and anything else
+        ** goes to the triggers as given, to be refused. */
+        " VALUES (?1, ?2, ?3, CASE WHEN ?3 = 'membership' AND json_valid(?4)"
+        " THEN json(?4) ELSE ?4 END)",
     [RL_STMT_SET_PURGED] =
         "UPDATE $S.raftlite_state SET purged_term = ?1, purged_index = ?2",
     [RL_STMT_TRUNCATE] = "UPDATE $S.raftlite_state SET truncate_from = ?1",
@@ -51,7 +54,8 @@ static const char *const azStmtSql[RL_STMT_COUNT] = {
         "UPDATE $S.raftlite_state SET applied_term = ?1, applied_index = ?2,"
         " membership_term = ?1, membership_index = ?2, membership = coalesce("
         "(SELECT payload FROM $S.raftlite_log WHERE idx = ?2 AND term = ?1"
-        " AND kind = 'membership'), json(?3))",
+        " AND kind = 'membership'),"
+        " CASE WHEN json_valid(?3) THEN json(?3) ELSE ?3 END)",
     [RL_STMT_READ_APPLIED] =
         "SELECT applied_term, applied_index, membership_term,"
         " membership_index, membership FROM $S.raftlite_state",
@@ -82,7 +86,8 @@ static const char *const azStmtSql[RL_STMT_COUNT] = {
     [RL_STMT_SNAPSHOT_MAKE_CURRENT] =
         "UPDATE $S.raftlite_snapshot SET snapshot_id = ?1, last_term = ?2,"
         " last_index = ?3, membership_term = ?4, membership_index = ?5,"
-        " membership = json(?6), is_current = ?8 WHERE id = ?7",
+        " membership = CASE WHEN json_valid(?6) THEN json(?6) ELSE ?6 END,"
+        " is_current = ?8 WHERE id = ?7",
     [RL_STMT_SCHEMA_VERSION] = "PRAGMA $S.schema_version",
     [RL_STMT_SM_APPLY_SQL] = "SELECT apply_sql FROM $S.raftlite_sm",
     [RL_STMT_TEMP_SCHEMA_VERSION] = "PRAGMA temp.schema_version",

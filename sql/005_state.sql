@@ -59,10 +59,19 @@ BEGIN
          OR (new.purged_index <= old.purged_index
              AND (new.purged_term, new.purged_index)
                  IS NOT (new.applied_term, new.applied_index)));
-  -- The present entries must follow last_purged directly.
+  -- The present entries must follow last_purged directly ...
   SELECT RAISE(ABORT, 'raft_state: LogsNonConsecutive')
   FROM (SELECT idx FROM raftlite_log ORDER BY idx LIMIT 1) AS first
   WHERE new.purged_index < first.idx - 1;
+  -- ... and stay above it as log ids: the entry after last_purged has a
+  -- term not lower (found by model.test), and last_applied's index
+  -- carries one term only.
+  SELECT RAISE(ABORT, 'raft_state: LogIdMismatch')
+  FROM (SELECT term FROM raftlite_log WHERE idx > new.purged_index
+        ORDER BY idx LIMIT 1) AS next
+  WHERE next.term < new.purged_term;
+  SELECT RAISE(ABORT, 'raft_state: LogIdMismatch')
+  WHERE new.purged_index = new.applied_index AND new.purged_term <> new.applied_term;
   SELECT RAISE(ABORT, 'raft_state: LogIdMismatch')
   FROM (SELECT idx, term FROM raftlite_log ORDER BY idx DESC LIMIT 1) AS last
   WHERE new.purged_index > last.idx AND new.purged_term < last.term;
@@ -90,6 +99,11 @@ BEGIN
   SELECT RAISE(ABORT, 'raft_state: LogIdMismatch')
   FROM raftlite_log AS e
   WHERE e.idx = new.applied_index AND e.term <> new.applied_term;
+  -- last_purged stays at or below last_applied by index too; an install
+  -- moves it to the new last_applied in the same statement.
+  SELECT RAISE(ABORT, 'raft_state: PurgeNonApplied')
+  WHERE new.applied_index < new.purged_index
+    AND NOT EXISTS (SELECT 1 FROM raftlite_snapshot_install);
   -- Terms never decrease along the log, so the last entry below
   -- last_applied has the greatest term of those below it ...
   SELECT RAISE(ABORT, 'raft_state: LogIdMismatch')
