@@ -2376,8 +2376,9 @@ typedef struct Group {
 **   1  a failed call leaves a transaction open (store.c, rlEnd)
 **   2  image install under the fault: SnapshotInvalid or "not an error"
 **      (sm_sql.c)
-**   3  membership checks under the fault name InvalidMembership (the
-**      membership trigger's JSON functions; install's membership check)
+**   3  raft_snapshot_install under the fault names InvalidMembership: the
+**      meta's membership copy is not checked (func_state_machine.c,
+**      decodeMeta)
 **   4  raft_check crashes under the fault: checkObjects() finalizes
 **      pRefStmt twice (schema.c)
 **   5  raft_snapshot_build's result is copied after the build committed:

@@ -7,8 +7,6 @@
 ** the run fails.
 */
 {"openFresh/persistCold", "1"},
-{"appendBatch/onceCold", "3"},
-{"appendBatch/onceWarm", "3"},
 {"declaredApply/persistCold", "1"},
 {"declaredApply/persistWarm", "1"},
 {"declaredImageInstall/persistCold", "1, 2"},
