@@ -65,6 +65,7 @@ int raftlite_open_v2(sqlite3 *db, const char *zSchema, int flags,
       rc = rlEnd(&p->store, rc);
     }
   }
+  if (rc == SQLITE_OK) rc = rlSmRemoveLeftoverImages(&p->store);
   if (rc != SQLITE_OK) {
     /* The handle is not returned, so its message goes to SQLite's error
     ** log (SQLITE_CONFIG_LOG), the channel meant for such diagnostics. */
@@ -120,7 +121,7 @@ int raftlite_read_hard_state(raftlite *p, raftlite_hard_state *hs, int *pFound) 
   *pFound = 0;
   rlResetError(&p->store);
   sqlite3_stmt *pStmt = rlStmt(&p->store, RL_STMT_READ_HARD_STATE);
-  if (pStmt == NULL) return SQLITE_ERROR;
+  if (pStmt == NULL) return p->store.rcStmt;
   if (sqlite3_step(pStmt) == SQLITE_ROW) {
     hs->current_term = (uint64_t)sqlite3_column_int64(pStmt, 0);
     hs->has_vote = sqlite3_column_type(pStmt, 1) != SQLITE_NULL;
@@ -188,7 +189,7 @@ int raftlite_try_get_log_entries(raftlite *p, uint64_t start, uint64_t stop,
   i64 iLast = stop == RAFTLITE_UNBOUNDED ? INT64_MAX : (i64)stop - 1;
 
   sqlite3_stmt *pStmt = rlStmt(&p->store, RL_STMT_READ_RANGE);
-  if (pStmt == NULL) return SQLITE_ERROR;
+  if (pStmt == NULL) return p->store.rcStmt;
   sqlite3_bind_int64(pStmt, 1, (i64)start);
   sqlite3_bind_int64(pStmt, 2, iLast);
   raftlite_entries got = {NULL, 0};
@@ -260,7 +261,7 @@ int raftlite_get_log_id(raftlite *p, uint64_t index, raftlite_log_id *out) {
   int rc = rlCheckU64(&p->store, "index", index);
   if (rc != SQLITE_OK) return rc;
   sqlite3_stmt *pStmt = rlStmt(&p->store, RL_STMT_READ_ENTRY);
-  if (pStmt == NULL) return SQLITE_ERROR;
+  if (pStmt == NULL) return p->store.rcStmt;
   sqlite3_bind_int64(pStmt, 1, (i64)index);
   int bFound = sqlite3_step(pStmt) == SQLITE_ROW;
   if (bFound) {

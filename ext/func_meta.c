@@ -20,7 +20,11 @@
 static int installOp(RlStore *p, void *pArg, i64 *piResult) {
   (void)pArg;
   *piResult = RAFTLITE_SCHEMA_VERSION;
-  return rlInstall(p);
+  int rc = rlInstall(p);
+  /* As raftlite_open does: an application that only uses SQL cleans up
+  ** the images a crash left (best effort, never an error). */
+  if (rc == SQLITE_OK) rc = rlSmRemoveLeftoverImages(p);
+  return rc;
 }
 
 static void installFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv) {

@@ -91,7 +91,7 @@ int rlSaveHardState(RlStore *p, i64 iTerm, int bHasVote, i64 iVote) {
   /* The stored hard state, for the message should the triggers refuse. */
   i64 iOldTerm = 0, iOldVote = 0;
   sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_READ_HARD_STATE);
-  if (pStmt == NULL) return rlEnd(p, SQLITE_ERROR);
+  if (pStmt == NULL) return rlEnd(p, p->rcStmt);
   if (sqlite3_step(pStmt) == SQLITE_ROW) {
     iOldTerm = sqlite3_column_int64(pStmt, 0);
     iOldVote = sqlite3_column_int64(pStmt, 1);
@@ -100,7 +100,7 @@ int rlSaveHardState(RlStore *p, i64 iTerm, int bHasVote, i64 iVote) {
   if (rc != SQLITE_OK) return rlEnd(p, rlFailSqlite(p, rc));
 
   pStmt = rlStmt(p, RL_STMT_SAVE_HARD_STATE);
-  if (pStmt == NULL) return rlEnd(p, SQLITE_ERROR);
+  if (pStmt == NULL) return rlEnd(p, p->rcStmt);
   sqlite3_bind_int64(pStmt, 1, iTerm);
   if (bHasVote) sqlite3_bind_int64(pStmt, 2, iVote);
   rc = stepWrite(p, pStmt);
@@ -137,7 +137,7 @@ static int appendOne(RlStore *p, const raftlite_entry *e,
   ** insert otherwise (it would leave a hole). */
   if (pPrev == NULL && rlLogIdCmp(&pState->applied, &pState->last) > 0) {
     sqlite3_stmt *pPurge = rlStmt(p, RL_STMT_SET_PURGED);
-    if (pPurge == NULL) return SQLITE_ERROR;
+    if (pPurge == NULL) return p->rcStmt;
     sqlite3_bind_int64(pPurge, 1, pState->applied.term);
     sqlite3_bind_int64(pPurge, 2, pState->applied.index);
     rc = stepWrite(p, pPurge);
@@ -145,7 +145,7 @@ static int appendOne(RlStore *p, const raftlite_entry *e,
   }
 
   sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_INSERT_ENTRY);
-  if (pStmt == NULL) return SQLITE_ERROR;
+  if (pStmt == NULL) return p->rcStmt;
   sqlite3_bind_int64(pStmt, 1, (i64)e->log_id.index);
   sqlite3_bind_int64(pStmt, 2, (i64)e->log_id.term);
   sqlite3_bind_text(pStmt, 3, zKind, -1, SQLITE_STATIC);
@@ -212,7 +212,7 @@ int rlTruncate(RlStore *p, i64 iIndex, i64 *pnEntries) {
   if (rc == SQLITE_OK) rc = rlReadState(p, &state);
   if (rc != SQLITE_OK) return rlEnd(p, rc);
   sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_TRUNCATE);
-  if (pStmt == NULL) return rlEnd(p, SQLITE_ERROR);
+  if (pStmt == NULL) return rlEnd(p, p->rcStmt);
   sqlite3_bind_int64(pStmt, 1, iIndex);
   rc = stepWrite(p, pStmt);
   if (p->eKind == RAFTLITE_APPLIED_WONT_CONFLICT) {
@@ -229,7 +229,7 @@ int rlTruncate(RlStore *p, i64 iIndex, i64 *pnEntries) {
 
 int rlReadEntryTerm(RlStore *p, i64 iIndex, int *pbFound, i64 *piTerm) {
   sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_READ_ENTRY);
-  if (pStmt == NULL) return SQLITE_ERROR;
+  if (pStmt == NULL) return p->rcStmt;
   sqlite3_bind_int64(pStmt, 1, iIndex);
   *pbFound = sqlite3_step(pStmt) == SQLITE_ROW;
   *piTerm = *pbFound ? sqlite3_column_int64(pStmt, 0) : 0;
@@ -276,7 +276,7 @@ int rlPurge(RlStore *p, i64 iIndex, int bHasTerm, i64 iTerm, i64 *pnEntries) {
   }
 
   sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_SET_PURGED);
-  if (pStmt == NULL) return rlEnd(p, SQLITE_ERROR);
+  if (pStmt == NULL) return rlEnd(p, p->rcStmt);
   sqlite3_bind_int64(pStmt, 1, got.term);
   sqlite3_bind_int64(pStmt, 2, got.index);
   rc = stepWrite(p, pStmt);
@@ -373,7 +373,7 @@ static int applyOne(RlStore *p, const raftlite_entry *e, const RlLogId *pPrev,
     int bMismatch = p->eKind == RAFTLITE_LOG_ID_MISMATCH;
     RlLogId held = {0, 0, 0};
     sqlite3_stmt *pRead = rlStmt(p, RL_STMT_READ_RANGE);
-    if (pRead == NULL) return SQLITE_ERROR;
+    if (pRead == NULL) return p->rcStmt;
     sqlite3_bind_int64(pRead, 1, got.index + (bMismatch ? 0 : 1));
     sqlite3_bind_int64(pRead, 2, INT64_MAX);
     if (sqlite3_step(pRead) == SQLITE_ROW) {
@@ -411,7 +411,10 @@ static int applyOne(RlStore *p, const raftlite_entry *e, const RlLogId *pPrev,
 
 int rlApplyUpTo(RlStore *p, i64 iIndex, i64 *piApplied) {
   RlState state;
-  int rc = rlBegin(p);
+  /* The declared statement is prepared before the savepoint opens:
+  ** preparing under the authorizer expires the store's statements. */
+  int rc = p->sm.apply ? SQLITE_OK : rlSmPrepare(p);
+  if (rc == SQLITE_OK) rc = rlBegin(p);
   if (rc != SQLITE_OK) return rc; /* nothing to roll back */
   if (rc == SQLITE_OK) rc = rlReadState(p, &state);
   if (rc != SQLITE_OK) return rlEnd(p, rc);
@@ -421,7 +424,7 @@ int rlApplyUpTo(RlStore *p, i64 iIndex, i64 *piApplied) {
   /* From last_applied + 1, or from the first entry of a fresh state
   ** machine, through iIndex: every index must be present. */
   sqlite3_stmt *pRead = rlStmt(p, RL_STMT_READ_RANGE);
-  if (pRead == NULL) return rlEnd(p, SQLITE_ERROR);
+  if (pRead == NULL) return rlEnd(p, p->rcStmt);
   i64 iNext = state.applied.has ? state.applied.index + 1 : -1;
   sqlite3_bind_int64(pRead, 1, iNext < 0 ? 0 : iNext);
   sqlite3_bind_int64(pRead, 2, iIndex);
@@ -458,7 +461,10 @@ int rlApplyEntries(RlStore *p, const raftlite_entry *a, size_t n,
                    raftlite_responses *pOut) {
   memset(pOut, 0, sizeof(*pOut));
   RlState state;
-  int rc = rlBegin(p);
+  /* The declared statement is prepared before the savepoint opens:
+  ** preparing under the authorizer expires the store's statements. */
+  int rc = p->sm.apply ? SQLITE_OK : rlSmPrepare(p);
+  if (rc == SQLITE_OK) rc = rlBegin(p);
   if (rc != SQLITE_OK) return rc; /* nothing to roll back */
   if (rc == SQLITE_OK) rc = rlReadState(p, &state);
   if (rc == SQLITE_OK && n == 0) rc = rlFail(p, RL_MSG_APPLY_EMPTY);

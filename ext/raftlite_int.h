@@ -154,6 +154,8 @@ typedef enum RlMsg {
   RL_MSG_STORE_NEWER,
   RL_MSG_NO_SCHEMA,
   RL_MSG_TRIGGERS_OFF,
+  RL_MSG_SM_IMAGE_FILE,
+  RL_MSG_SM_INSTALL_FAILED,
   RL_MSG_STREAM_WRITE_RANGE,
   RL_MSG_STREAM_NULL_BUFFER,
   RL_MSG_SEEK_RANGE,
@@ -225,6 +227,7 @@ struct RlStore {
   int bBroken;                        /* an I/O error on commit: no writes */
   unsigned int nDepth;                /* rlBegin levels open; 1 savepoint */
   int bOuterTxn;                      /* the savepoint opened the txn */
+  int rcStmt;                         /* why rlStmt() last returned NULL */
   raftlite_state_machine sm;          /* callbacks; NULL: the declared one */
   char *zSmApply;                     /* the declared apply statement's text */
   sqlite3_stmt *pSmApply;             /* ... prepared (sm_sql.c) */
@@ -335,6 +338,17 @@ int rlSmDeclare(RlStore *p, const char *zTablesJson, const char *zApply, i64 *pn
 int rlSmApply(RlStore *p, const raftlite_entry *e, raftlite_response *pOut);
 int rlSmSnapshot(RlStore *p, raftlite_snapshot *w);
 int rlSmRestore(RlStore *p, raftlite_snapshot *r, const raftlite_snapshot_meta *pMeta);
+/* Prepares the declared apply statement (under its authorizer) when it is
+** not ready; call it outside the store's savepoint, before rlBegin() of
+** an operation that may apply (setting an authorizer expires every
+** statement of the connection). Fails only for out of memory: an unusable
+** statement is reported by rlSmApply(), which also prepares the statement
+** itself when this was not called. */
+int rlSmPrepare(RlStore *p);
+/* Removes the private image files (<db>-raftlite-image-*) that a crash
+** left next to the store's database: those of a process that is gone and
+** that nobody holds locked. Call at open. */
+int rlSmRemoveLeftoverImages(RlStore *p);
 
 /* ------------------------------------------------------------------ */
 /* schema.c                                                            */

@@ -72,14 +72,10 @@ static raftlite_snapshot *newStream(RlStore *p, i64 iRow, i64 nSize, int bWritab
 
 void raftlite_snapshot_close(raftlite_snapshot *s) { sqlite3_free(s); }
 
-/* The code of a statement rlStmt() could not give: a refusal it recorded,
-** or a failed allocation (which records no message). */
-static int stmtFailed(RlStore *p) { return p->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM; }
-
 /* The rowid of chunk iSeq of the stream's snapshot, or 0 if not stored. */
 static int chunkRowid(raftlite_snapshot *s, i64 iSeq, i64 *piRowid) {
   sqlite3_stmt *pStmt = rlStmt(s->pStore, RL_STMT_CHUNK_ROWID);
-  if (pStmt == NULL) return stmtFailed(s->pStore);
+  if (pStmt == NULL) return s->pStore->rcStmt;
   sqlite3_bind_int64(pStmt, 1, s->iRow);
   sqlite3_bind_int64(pStmt, 2, iSeq);
   *piRowid = sqlite3_step(pStmt) == SQLITE_ROW ? sqlite3_column_int64(pStmt, 0) : 0;
@@ -106,7 +102,7 @@ static int blobIo(raftlite_snapshot *s, i64 iRowid, int bWrite, void *pBuf,
 ** the snapshot it reads when a newer one replaces it. */
 static int streamAlive(raftlite_snapshot *s) {
   sqlite3_stmt *pStmt = rlStmt(s->pStore, RL_STMT_SNAPSHOT_META);
-  if (pStmt == NULL) return stmtFailed(s->pStore);
+  if (pStmt == NULL) return s->pStore->rcStmt;
   sqlite3_bind_int64(pStmt, 1, s->iRow);
   int bAlive = sqlite3_step(pStmt) == SQLITE_ROW;
   int rc = sqlite3_reset(pStmt);
@@ -167,7 +163,7 @@ static int writeChunkPart(raftlite_snapshot *s, i64 iSeq, int iOffset,
   if (iRowid == 0) {
     int bWhole = iOffset == 0 && n == RL_CHUNK;
     sqlite3_stmt *pStmt = rlStmt(s->pStore, RL_STMT_CHUNK_INSERT);
-    if (pStmt == NULL) return stmtFailed(s->pStore);
+    if (pStmt == NULL) return s->pStore->rcStmt;
     sqlite3_bind_int64(pStmt, 1, s->iRow);
     sqlite3_bind_int64(pStmt, 2, iSeq);
     if (bWhole) {
@@ -217,7 +213,7 @@ int raftlite_snapshot_write(raftlite_snapshot *s, const void *buf, size_t n) {
   if (rc == SQLITE_OK && nSize != s->nSize) {
     sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_SNAPSHOT_SET_SIZE);
     if (pStmt == NULL) {
-      rc = stmtFailed(p);
+      rc = p->rcStmt;
     } else {
       sqlite3_bind_int64(pStmt, 1, nSize);
       sqlite3_bind_int64(pStmt, 2, s->iRow);
@@ -263,7 +259,7 @@ int rlBeginReceiving(RlStore *p, raftlite_snapshot **ppStream) {
   int rc = rlBegin(p);
   if (rc != SQLITE_OK) return rc; /* nothing to roll back */
   sqlite3_stmt *pStmt = rc == SQLITE_OK ? rlStmt(p, RL_STMT_SNAPSHOT_NEW) : NULL;
-  if (rc == SQLITE_OK && pStmt == NULL) rc = SQLITE_ERROR;
+  if (rc == SQLITE_OK && pStmt == NULL) rc = p->rcStmt;
   if (rc == SQLITE_OK) {
     sqlite3_step(pStmt);
     rc = sqlite3_reset(pStmt);
@@ -306,7 +302,7 @@ static int readMeta(RlStore *p, i64 iRow, raftlite_snapshot_meta *pMeta,
   memset(pMeta, 0, sizeof(*pMeta));
   *pbFound = 0;
   sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_SNAPSHOT_META);
-  if (pStmt == NULL) return SQLITE_ERROR;
+  if (pStmt == NULL) return p->rcStmt;
   sqlite3_bind_int64(pStmt, 1, iRow);
   int rc = SQLITE_OK;
   if (sqlite3_step(pStmt) == SQLITE_ROW) {
@@ -360,7 +356,7 @@ int rlGetCurrentSnapshot(RlStore *p, raftlite_snapshot_meta *pMeta,
 static int sealSnapshot(RlStore *p, i64 iRow, const raftlite_snapshot_meta *pMeta,
                         int bCurrent) {
   sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_SNAPSHOT_MAKE_CURRENT);
-  if (pStmt == NULL) return SQLITE_ERROR;
+  if (pStmt == NULL) return p->rcStmt;
   /* Text binds copy (an allocation): a failed one would store NULLs. */
   int rc = sqlite3_bind_text(pStmt, 1, pMeta->snapshot_id, -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64(pStmt, 2, (i64)pMeta->last_log_id.term);

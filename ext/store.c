@@ -194,7 +194,8 @@ int rlCheckInCall(RlStore *p) {
 }
 
 sqlite3_stmt *rlStmt(RlStore *p, RlStmtId eId) {
-  if (rlCheckInCall(p) != SQLITE_OK) return NULL;
+  p->rcStmt = rlCheckInCall(p);
+  if (p->rcStmt != SQLITE_OK) return NULL;
   sqlite3_stmt *pStmt = p->aStmt[eId];
   if (pStmt) {
     sqlite3_reset(pStmt);
@@ -204,6 +205,7 @@ sqlite3_stmt *rlStmt(RlStore *p, RlStmtId eId) {
   char *zSql = rlExpandSchema(azStmtSql[eId], p->zSchema);
   if (zSql == NULL) {
     rlResetError(p);
+    p->rcStmt = SQLITE_NOMEM;
     return NULL;
   }
   /* Not SQLITE_PREPARE_NO_VTAB: the triggers these statements fire use
@@ -212,7 +214,7 @@ sqlite3_stmt *rlStmt(RlStore *p, RlStmtId eId) {
   int rc = sqlite3_prepare_v3(p->db, zSql, -1, flags, &pStmt, NULL);
   sqlite3_free(zSql);
   if (rc != SQLITE_OK) {
-    rlFailSqlite(p, rc);
+    p->rcStmt = rlFailSqlite(p, rc);
     return NULL;
   }
   p->aStmt[eId] = pStmt;
@@ -222,7 +224,7 @@ sqlite3_stmt *rlStmt(RlStore *p, RlStmtId eId) {
 /* Steps a statement that returns no row (or whose rows are not needed). */
 static int runStmt(RlStore *p, RlStmtId eId) {
   sqlite3_stmt *pStmt = rlStmt(p, eId);
-  if (pStmt == NULL) return p->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
+  if (pStmt == NULL) return p->rcStmt;
   int rc = sqlite3_step(pStmt);
   if (rc == SQLITE_ROW || rc == SQLITE_DONE) rc = SQLITE_OK;
   if (rc != SQLITE_OK) rc = rlFailSqlite(p, sqlite3_reset(pStmt));
@@ -233,7 +235,7 @@ static int runStmt(RlStore *p, RlStmtId eId) {
 /* The schema's journal mode, upper-cased ("WAL"), into zOut[16]. */
 static int journalMode(RlStore *p, char *zOut) {
   sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_JOURNAL_MODE);
-  if (pStmt == NULL) return SQLITE_ERROR;
+  if (pStmt == NULL) return p->rcStmt;
   zOut[0] = 0;
   if (sqlite3_step(pStmt) == SQLITE_ROW) {
     const char *zMode = (const char *)sqlite3_column_text(pStmt, 0);
@@ -267,7 +269,7 @@ static int checkDurable(RlStore *p) {
     return rlFail(p, RL_MSG_NOT_DURABLE_JOURNAL, p->zSchema, zMode);
   }
   sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_SYNCHRONOUS);
-  if (pStmt == NULL) return SQLITE_ERROR;
+  if (pStmt == NULL) return p->rcStmt;
   if (sqlite3_step(pStmt) == SQLITE_ROW) {
     int iSync = sqlite3_column_int(pStmt, 0);
     if (iSync < 2) {
@@ -290,7 +292,7 @@ static int checkDurable(RlStore *p) {
 ** ranges, payload types), so writing with them off is writing unguarded. */
 static int checkConstraintsOn(RlStore *p) {
   sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_IGNORE_CHECKS);
-  if (pStmt == NULL) return p->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
+  if (pStmt == NULL) return p->rcStmt;
   int bIgnored = sqlite3_step(pStmt) == SQLITE_ROW && sqlite3_column_int(pStmt, 0);
   int rc = sqlite3_reset(pStmt);
   if (rc != SQLITE_OK) return rlFailSqlite(p, rc);
@@ -321,10 +323,10 @@ int rlBegin(RlStore *p) {
   ** must never find itself unable to roll back (out of memory, say). */
   if (rlStmt(p, RL_STMT_RELEASE) == NULL || rlStmt(p, RL_STMT_ROLLBACK_TO) == NULL ||
       rlStmt(p, RL_STMT_ROLLBACK) == NULL) {
-    return p->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
+    return p->rcStmt;
   }
   sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_SAVEPOINT);
-  if (pStmt == NULL) return p->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
+  if (pStmt == NULL) return p->rcStmt;
   int bOuter = sqlite3_get_autocommit(p->db);
   rc = sqlite3_step(pStmt);
   if (rc == SQLITE_DONE) {
@@ -395,7 +397,7 @@ static void columnLogId(sqlite3_stmt *pStmt, int iCol, RlLogId *pId) {
 int rlReadState(RlStore *p, RlState *pState) {
   memset(pState, 0, sizeof(*pState));
   sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_READ_STATE);
-  if (pStmt == NULL) return SQLITE_ERROR;
+  if (pStmt == NULL) return p->rcStmt;
   int rc = sqlite3_step(pStmt);
   if (rc == SQLITE_ROW) {
     columnLogId(pStmt, 0, &pState->purged);
@@ -436,7 +438,7 @@ void rlAppliedStateFree(raftlite_applied_state *s) {
 int rlReadApplied(RlStore *p, raftlite_applied_state *out) {
   memset(out, 0, sizeof(*out));
   sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_READ_APPLIED);
-  if (pStmt == NULL) return SQLITE_ERROR;
+  if (pStmt == NULL) return p->rcStmt;
   int rc = SQLITE_OK;
   if (sqlite3_step(pStmt) == SQLITE_ROW) {
     out->has_applied = sqlite3_column_type(pStmt, 1) != SQLITE_NULL;
