@@ -2373,9 +2373,9 @@ typedef struct Group {
 /* Cases known to fail until fixes outside tests/ land, each with the item
 ** of issue 7 it waits for (the items are described in the closing note
 ** of the report that added this list):
-**   1  a failed call leaves a transaction open (store.c, rlEnd)
-**   2  image install under the fault: SnapshotInvalid or "not an error"
-**      (sm_sql.c)
+**   1  raftlite_open / raft_install of a fresh store under the fault
+**      leaves a transaction open (schema.c, rlInstall)
+**   2  (fixed on main: image install under the fault, sm_sql.c)
 **   3  raft_snapshot_install under the fault names InvalidMembership: the
 **      meta's membership copy is not checked (func_state_machine.c,
 **      decodeMeta)
