@@ -222,6 +222,21 @@ static const struct RlMessage {
     [RL_MSG_SM_INSTALL_FAILED] = {RAFTLITE_NO_VIOLATION, SQLITE_ERROR,
      "installing the snapshot image could not be done (this is no verdict on "
      "the image): %s"},
+    [RL_MSG_STREAM_WRITE_RANGE] = {RAFTLITE_OUT_OF_RANGE, SQLITE_RANGE,
+     "a write of %llu bytes at position %lld would end past "
+     "9223372036854775807, the largest stream position (at most %lld more "
+     "bytes fit there)"},
+    [RL_MSG_STREAM_NULL_BUFFER] = {RAFTLITE_NO_VIOLATION, SQLITE_MISUSE,
+     "snapshot stream %s of %llu bytes with a NULL buffer"},
+    [RL_MSG_SEEK_RANGE] = {RAFTLITE_OUT_OF_RANGE, SQLITE_RANGE,
+     "seeking by %lld from %s (%lld) would leave the stream positions "
+     "0..9223372036854775807"},
+    [RL_MSG_ENTRY_NULL_DATA] = {RAFTLITE_NO_VIOLATION, SQLITE_MISUSE,
+     "entry %s has size %llu but data NULL (data may be NULL only when "
+     "size is 0)"},
+    [RL_MSG_ENTRY_TOO_BIG] = {RAFTLITE_OUT_OF_RANGE, SQLITE_RANGE,
+     "entry %s has a payload of %llu bytes, more than the %lld bytes the "
+     "connection stores in a value (SQLITE_LIMIT_LENGTH)"},
 };
 
 _Static_assert(sizeof(aMessage) / sizeof(aMessage[0]) == RL_MSG_COUNT,

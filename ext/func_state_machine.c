@@ -120,11 +120,24 @@ static int readOp(RlStore *p, void *pArg, i64 *piResult) {
   int rc = rlGetCurrentSnapshot(p, &meta, &s);
   if (rc != SQLITE_OK || s == NULL) return rc; /* none: NULL */
   sqlite3_free(meta.membership_json);
-  void *pBuf = a->nLength > 0 ? sqlite3_malloc64((sqlite3_uint64)a->nLength) : NULL;
-  size_t nRead = 0;
-  if (a->nLength > 0 && pBuf == NULL) rc = SQLITE_NOMEM;
+  /* The buffer holds what the snapshot has from the offset, not what was
+  ** asked for: a long length past the end allocates nothing. Both are in
+  ** 0..INT64_MAX (rlFuncU63), so the difference cannot overflow. */
+  uint64_t nEnd = 0;
+  rc = raftlite_snapshot_seek(s, 0, SEEK_END, &nEnd);
+  i64 nWant = 0;
+  if (rc == SQLITE_OK && (i64)nEnd > a->iOffset) {
+    nWant = (i64)nEnd - a->iOffset;
+    if (nWant > a->nLength) nWant = a->nLength;
+  }
   if (rc == SQLITE_OK) rc = raftlite_snapshot_seek(s, a->iOffset, SEEK_SET, NULL);
-  if (rc == SQLITE_OK && pBuf) rc = raftlite_snapshot_read(s, pBuf, (size_t)a->nLength, &nRead);
+  void *pBuf = NULL;
+  if (rc == SQLITE_OK && nWant > 0) {
+    pBuf = sqlite3_malloc64((sqlite3_uint64)nWant);
+    if (pBuf == NULL) rc = SQLITE_NOMEM;
+  }
+  size_t nRead = 0;
+  if (rc == SQLITE_OK && pBuf) rc = raftlite_snapshot_read(s, pBuf, (size_t)nWant, &nRead);
   if (rc == SQLITE_OK) {
     if (nRead > 0) sqlite3_result_blob64(a->ctx, pBuf, nRead, sqlite3_free);
     else sqlite3_result_zeroblob(a->ctx, 0);

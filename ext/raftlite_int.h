@@ -75,6 +75,14 @@ int rlValueEntry(sqlite3_value *pIdx, sqlite3_value *pTerm,
                  sqlite3_value *pKind, sqlite3_value *pPayload,
                  raftlite_entry *pOut, char **pzErr);
 
+/* Checks the payload of an entry given through the C API before anything
+** reads it: data NULL with size > 0 is SQLITE_MISUSE; a size above nMax
+** bytes (the connection's SQLITE_LIMIT_LENGTH) is SQLITE_RANGE with
+** OutOfRange. On failure *pzErr holds the message (sqlite3_malloc'd; NULL
+** on OOM) and *peKind its kind. */
+int rlEntryPayloadCheck(const raftlite_entry *e, i64 nMax,
+                        raftlite_violation_kind *peKind, char **pzErr);
+
 /* Name of an entry kind ("normal"), or NULL for an unknown one. */
 const char *rlKindName(int eKind);
 
@@ -148,6 +156,11 @@ typedef enum RlMsg {
   RL_MSG_TRIGGERS_OFF,
   RL_MSG_SM_IMAGE_FILE,
   RL_MSG_SM_INSTALL_FAILED,
+  RL_MSG_STREAM_WRITE_RANGE,
+  RL_MSG_STREAM_NULL_BUFFER,
+  RL_MSG_SEEK_RANGE,
+  RL_MSG_ENTRY_NULL_DATA,
+  RL_MSG_ENTRY_TOO_BIG,
   RL_MSG_COUNT
 } RlMsg;
 

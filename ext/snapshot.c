@@ -113,12 +113,17 @@ static int streamAlive(raftlite_snapshot *s) {
 int raftlite_snapshot_read(raftlite_snapshot *s, void *buf, size_t n, size_t *pRead) {
   *pRead = 0;
   rlResetError(s->pStore);
+  if (buf == NULL && n > 0) return rlFail(s->pStore, RL_MSG_STREAM_NULL_BUFFER, "read", (unsigned long long)n);
+  /* The position is in 0..INT64_MAX (seek sees to it), so nLeft cannot
+  ** overflow; n is compared unsigned: a size_t above INT64_MAX is no
+  ** negative number, and never more than the stream has left. */
   i64 nLeft = s->nSize - s->iPos;
   if (nLeft <= 0 || n == 0) return SQLITE_OK;
   int rcAlive = streamAlive(s);
   if (rcAlive != SQLITE_OK) return rcAlive;
-  if ((i64)n > nLeft) n = (size_t)nLeft;
+  if ((uint64_t)n > (uint64_t)nLeft) n = (size_t)nLeft;
   int rc = SQLITE_OK;
+  i64 iPos0 = s->iPos;
   unsigned char *pOut = buf;
   while (rc == SQLITE_OK && n > 0) {
     i64 iSeq = s->iPos / RL_CHUNK;
@@ -138,6 +143,12 @@ int raftlite_snapshot_read(raftlite_snapshot *s, void *buf, size_t n, size_t *pR
     n -= (size_t)nPart;
     s->iPos += nPart;
     *pRead += (size_t)nPart;
+  }
+  if (rc != SQLITE_OK) {
+    /* A failed read reads nothing: the position is where it was and
+    ** *pRead is 0, as for every out-parameter on error. */
+    s->iPos = iPos0;
+    *pRead = 0;
   }
   return rc;
 }
@@ -175,6 +186,13 @@ int raftlite_snapshot_write(raftlite_snapshot *s, const void *buf, size_t n) {
   rlResetError(p);
   if (!s->bWritable) return rlFail(p, RL_MSG_STREAM_READ_ONLY);
   if (n == 0) return SQLITE_OK;
+  if (buf == NULL) return rlFail(p, RL_MSG_STREAM_NULL_BUFFER, "write", (unsigned long long)n);
+  /* The last byte written must have a position: position + n stays within
+  ** INT64_MAX (and so does every iPos below). */
+  if ((uint64_t)n > (uint64_t)(INT64_MAX - s->iPos)) {
+    return rlFail(p, RL_MSG_STREAM_WRITE_RANGE, (unsigned long long)n, s->iPos,
+                  (long long)(INT64_MAX - s->iPos));
+  }
   int rc = rlBegin(p);
   if (rc != SQLITE_OK) return rc; /* nothing to roll back */
   rc = streamAlive(s); /* reclaimed by another handle's open? */
@@ -195,7 +213,7 @@ int raftlite_snapshot_write(raftlite_snapshot *s, const void *buf, size_t n) {
   if (rc == SQLITE_OK && nSize != s->nSize) {
     sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_SNAPSHOT_SET_SIZE);
     if (pStmt == NULL) {
-      rc = SQLITE_ERROR;
+      rc = p->rcStmt;
     } else {
       sqlite3_bind_int64(pStmt, 1, nSize);
       sqlite3_bind_int64(pStmt, 2, s->iRow);
@@ -216,15 +234,17 @@ int raftlite_snapshot_seek(raftlite_snapshot *s, int64_t offset, int whence,
                            uint64_t *pPos) {
   rlResetError(s->pStore);
   i64 iBase;
+  const char *zFrom;
   switch (whence) {
-    case SEEK_SET: iBase = 0; break;
-    case SEEK_CUR: iBase = s->iPos; break;
-    case SEEK_END: iBase = s->nSize; break;
+    case SEEK_SET: iBase = 0; zFrom = "the start"; break;
+    case SEEK_CUR: iBase = s->iPos; zFrom = "the position"; break;
+    case SEEK_END: iBase = s->nSize; zFrom = "the end"; break;
     default: return rlFail(s->pStore, RL_MSG_SEEK, (long long)offset, whence);
   }
-  /* iBase is >= 0, so only these two can overflow or go below 0. */
+  /* iBase is in 0..INT64_MAX, so only these two can overflow or go below
+  ** 0; both are tested without computing the sum. */
   if ((offset < 0 && offset < -iBase) || (offset > 0 && offset > INT64_MAX - iBase)) {
-    return rlFail(s->pStore, RL_MSG_SEEK, (long long)offset, whence);
+    return rlFail(s->pStore, RL_MSG_SEEK_RANGE, (long long)offset, zFrom, iBase);
   }
   s->iPos = iBase + offset;
   if (pPos) *pPos = (uint64_t)s->iPos;

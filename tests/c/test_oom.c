@@ -1,6 +1,7 @@
 /*
-** test_oom.c — out-of-memory fault injection for the C API, in the style of
-** canonical/raft's test/lib/fault.h applied to SQLite's allocator.
+** test_oom.c — out-of-memory fault injection for the C API and the SQL
+** surface, in the style of canonical/raft's test/lib/fault.h applied to
+** SQLite's allocator.
 **
 ** main() installs a countdown allocator with SQLITE_CONFIG_MALLOC before
 ** any other SQLite call (wrapping the default methods obtained with
@@ -9,17 +10,20 @@
 ** fails the Nth allocation and every one after it ("persist"), or only the
 ** Nth ("once").
 **
-** Each operation of the C API starts from a store state built once (a
-** template file) and runs with N = 1, 2, 3, ... until it succeeds without
-** the fault firing (an op of more than RAFTLITE_OOM_BUDGET allocations
-** gets the N of makePlan()). For each N:
+** Each operation — every function of include/raftlite.h, and every SQL
+** function and virtual-table read or write raftlite registers, run with
+** sqlite3_prepare/step on the store's connection — starts from a store
+** state built once (a template file) and runs with N = 1, 2, 3, ... until
+** it succeeds without the fault firing (an op of more than
+** RAFTLITE_OOM_BUDGET allocations gets the N of makePlan()). For each N:
 **   - the call returns (a crash or a sanitizer report fails the op);
 **   - no fault fired: it must succeed;
 **   - it returned SQLITE_OK: its result is right (in the tables, in the
 **     out-parameters, in the bytes of a snapshot);
 **   - it failed: its out-parameters are empty (they are pre-filled with
 **     garbage, so "left empty" means "set empty"), it names no violated
-**     rule, it left no savepoint open (sqlite3_get_autocommit() == 1), no
+**     rule (an SQL op: its message names no kind and is not "not an
+**     error"), it left no savepoint open (sqlite3_get_autocommit() == 1), no
 **     statement busy, no private image file, and the store as it was
 **     (every table of the database, and its schema);
 **   - then, the fault cleared: `SELECT raft_check()` says 'ok', and the
@@ -41,13 +45,18 @@
 ** The variants of an op run in a child process (fork), so that a crash, a
 ** sanitizer report or a leak (LeakSanitizer runs when the child exits) is
 ** charged to its op and the other ops still run; one child per CPU at a
-** time, their output printed in order. About 25 s under ASan on two CPUs.
+** time, their output printed in order. The default run (two variants of
+** each op) takes about 60 s of CPU under ASan (30 s on two idle CPUs),
+** 20 s without.
 ** Linux (glibc, GNU ld): call sites come from backtrace() and the
 ** executable's bounds.
 **
 ** Environment:
 **   argv[1]                  the cases whose "op/variant" contains it
-**   RAFTLITE_OOM_FULL=1      every N of every op (about an hour of CPU)
+**   RAFTLITE_OOM_FULL=1      every N of every variant of every op (hours
+**                            of CPU)
+**   RAFTLITE_OOM_VARIANTS=all  the four variants of each op (by default,
+**                            persistCold and onceWarm only)
 **   RAFTLITE_OOM_BUDGET=n    ops of fewer allocations get every N (40)
 **   RAFTLITE_OOM_JOBS=n      children at a time (the number of CPUs)
 **   RAFTLITE_OOM_NOFORK=1    everything in this process (for a debugger)
@@ -55,6 +64,10 @@
 **                            SQLite's log; 3: and each N's result
 **   RAFTLITE_OOM_TRACE=N     the stack of allocation N when it fails (with
 **                            a sanitizer; pick one case with argv[1])
+**   RAFTLITE_OOM_STRICT=1    the known failures (test_oom_known.h) fail too
+**   RAFTLITE_OOM_DIR=path    where the databases go (a private directory
+**                            made there; default /dev/shm, else the
+**                            working directory)
 */
 #define _POSIX_C_SOURCE 200809L
 
@@ -509,6 +522,8 @@ typedef struct Outs {
   unsigned char *aRead; /* bytes read (malloc) */
   size_t nRead;
   uint64_t iPosBefore, iPosAfter;
+  char *zRows;   /* an SQL op's result rows, as text (malloc) */
+  char *zSqlErr; /* an SQL op's error message (malloc), or NULL */
 } Outs;
 
 static void outsPrefill(Outs *o) {
@@ -526,6 +541,8 @@ static void outsPrefill(Outs *o) {
   o->pRecv = NULL;
   o->aRead = NULL;
   o->nRead = GARBAGE_N;
+  o->zRows = NULL;
+  o->zSqlErr = NULL;
 }
 
 /* What raftlite allocated in *o, whether or not the call succeeded; a
@@ -549,6 +566,10 @@ static void outsFree(Outs *o) {
   o->meta.membership_json = SENTINEL;
   free(o->aRead);
   o->aRead = NULL;
+  free(o->zRows);
+  o->zRows = NULL;
+  free(o->zSqlErr);
+  o->zSqlErr = NULL;
 }
 
 /* "Empty" as the header promises for each kind of out-parameter. */
@@ -584,6 +605,7 @@ typedef struct Op {
   const char *(*xEmpty)(const Outs *o);
   /* NULL when the result of a successful call is right (may query db) */
   const char *(*xVerify)(Fixture *f, Outs *o);
+  int bSql; /* SQL on the connection (with bNoStore: raftlite registered on it) */
 } Op;
 
 static char zWhy[512];
@@ -701,12 +723,12 @@ static const char *verifyOpenExisting(Fixture *f, Outs *o) {
   return NULL;
 }
 
-static const Op opOpenFresh = {"openFresh", 1, 1, 0, 0, tplPlain, callOpen, emptyOpen, verifyOpen};
+static const Op opOpenFresh = {"openFresh", 1, 1, 0, 0, tplPlain, callOpen, emptyOpen, verifyOpen, 0};
 static const Op opOpenExisting = {"openExisting", 1, 0, 0, 0, tplExisting, callOpen, emptyOpen,
-                                  verifyOpenExisting};
+                                  verifyOpenExisting, 0};
 /* A second handle on a connection that has one (raftlite registered). */
 static const Op opOpenSecond = {"openSecond", 0, 0, 0, 0, tplExisting, callOpen, emptyOpen,
-                                verifyOpen};
+                                verifyOpen, 0};
 
 /* ---- hard state ---- */
 
@@ -758,9 +780,9 @@ static const char *verifyReadHardState(Fixture *f, Outs *o) {
 }
 
 static const Op opSaveHardState = {"saveHardState", 0, 0, 0, 0, tplHardState, callSaveHardState,
-                                   emptyNone, verifySaveHardState};
+                                   emptyNone, verifySaveHardState, 0};
 static const Op opReadHardState = {"readHardState", 0, 0, 0, 0, tplHardState, callReadHardState,
-                                   emptyReadHardState, verifyReadHardState};
+                                   emptyReadHardState, verifyReadHardState, 0};
 
 /* ---- log ---- */
 
@@ -807,7 +829,7 @@ static const char *verifyTryGet(Fixture *f, Outs *o) {
 }
 
 static const Op opTryGet = {"tryGetLogEntries", 0, 0, 0, 0, tplLog20, callTryGet, emptyTryGet,
-                            verifyTryGet};
+                            verifyTryGet, 0};
 
 /* get_log_state and get_log_id. */
 static void tplLogPurged(Fixture *f) {
@@ -840,7 +862,7 @@ static const char *verifyLogState(Fixture *f, Outs *o) {
 }
 
 static const Op opLogState = {"getLogState", 0, 0, 0, 0, tplLogPurged, callLogState, emptyLogState,
-                              verifyLogState};
+                              verifyLogState, 0};
 
 /* append_to_log: a batch of the three kinds. */
 static void tplAppend(Fixture *f) {
@@ -867,7 +889,7 @@ static const char *verifyAppend(Fixture *f, Outs *o) {
   return NULL;
 }
 
-static const Op opAppend = {"appendBatch", 0, 0, 0, 0, tplAppend, callAppend, emptyNone, verifyAppend};
+static const Op opAppend = {"appendBatch", 0, 0, 0, 0, tplAppend, callAppend, emptyNone, verifyAppend, 0};
 
 /* append_to_log after last_applied went past the log: purges first. */
 static void tplAppliedPastLog(Fixture *f) {
@@ -890,7 +912,7 @@ static const char *verifyAppendAfterApplied(Fixture *f, Outs *o) {
 
 static const Op opAppendAfterApplied = {"appendAfterApplied", 0, 0, 0, 0, tplAppliedPastLog,
                                         callAppendAfterApplied, emptyNone,
-                                        verifyAppendAfterApplied};
+                                        verifyAppendAfterApplied, 0};
 
 /* delete_conflict_logs_since and purge_logs_upto. */
 static void tplLog5Applied3(Fixture *f) {
@@ -923,8 +945,8 @@ static const char *verifyPurge(Fixture *f, Outs *o) {
 }
 
 static const Op opTruncate = {"truncate", 0, 0, 0, 0, tplLog5Applied3, callTruncate, emptyNone,
-                              verifyTruncate};
-static const Op opPurge = {"purge", 0, 0, 0, 0, tplLog5Applied3, callPurge, emptyNone, verifyPurge};
+                              verifyTruncate, 0};
+static const Op opPurge = {"purge", 0, 0, 0, 0, tplLog5Applied3, callPurge, emptyNone, verifyPurge, 0};
 
 /* ---- apply ---- */
 
@@ -974,7 +996,7 @@ static const char *verifyApplyKv(Fixture *f, Outs *o) {
 }
 
 static const Op opApplyKv = {"applyCallback", 0, 0, 1, 0, tplKvLog, callApplyKv, emptyResponses,
-                             verifyApplyKv};
+                             verifyApplyKv, 0};
 
 /* ---- initial state, membership, applied state ---- */
 
@@ -1016,7 +1038,7 @@ static const char *verifyInitialState(Fixture *f, Outs *o) {
 }
 
 static const Op opInitialState = {"getInitialState", 0, 0, 0, 0, tplMemberships, callInitialState,
-                                  emptyInitialState, verifyInitialState};
+                                  emptyInitialState, verifyInitialState, 0};
 
 static const char *verifyInitialStatePurges(Fixture *f, Outs *o) {
   if (!o->ls.has_last_purged || o->ls.last_purged_log_id.index != 4) return "last_purged is not 4";
@@ -1029,7 +1051,7 @@ static const char *verifyInitialStatePurges(Fixture *f, Outs *o) {
 
 static const Op opInitialStatePurges = {"getInitialStatePurges", 0, 0, 0, 0, tplAppliedPastLog,
                                         callInitialState, emptyInitialState,
-                                        verifyInitialStatePurges};
+                                        verifyInitialStatePurges, 0};
 
 static int callMembership(Fixture *f, Outs *o) {
   o->zStep = "last_applied_state";
@@ -1061,7 +1083,7 @@ static const char *verifyMembership(Fixture *f, Outs *o) {
 }
 
 static const Op opMembership = {"getMembership", 0, 0, 0, 0, tplMemberships, callMembership,
-                                emptyMembership, verifyMembership};
+                                emptyMembership, verifyMembership, 0};
 
 /* ---- snapshots with C callbacks ---- */
 
@@ -1126,7 +1148,7 @@ static const char *verifyBuild(Fixture *f, Outs *o) {
 }
 
 static const Op opBuild = {"buildSnapshot", 0, 0, 1, 0, tplKvApplied, callBuild, emptyBuild,
-                           verifyBuild};
+                           verifyBuild, 0};
 
 /* begin_receiving_snapshot + write + install_snapshot, restore callback. */
 static void tplFollower(Fixture *f) {
@@ -1212,7 +1234,7 @@ static const char *verifyReceiveKv(Fixture *f, Outs *o) {
 }
 
 static const Op opReceiveKv = {"receiveInstall", 0, 0, 1, 1, tplFollower, callReceiveKv, emptyReceive,
-                               verifyReceiveKv};
+                               verifyReceiveKv, 0};
 
 /* get_current_snapshot + one read across a chunk boundary. */
 static void tplBigSnapshot(Fixture *f) {
@@ -1272,7 +1294,7 @@ static const char *verifyCurrentRead(Fixture *f, Outs *o) {
 }
 
 static const Op opCurrentRead = {"currentSnapshotRead", 0, 0, 0, 0, tplBigSnapshot, callCurrentRead,
-                                 emptyCurrentRead, verifyCurrentRead};
+                                 emptyCurrentRead, verifyCurrentRead, 0};
 
 /* ---- the state machine declared in SQL ---- */
 
@@ -1313,7 +1335,7 @@ static const char *verifyDeclaredApply(Fixture *f, Outs *o) {
 }
 
 static const Op opDeclaredApply = {"declaredApply", 0, 0, 0, 0, tplDeclaredLog, callDeclaredApply,
-                                   emptyResponses, verifyDeclaredApply};
+                                   emptyResponses, verifyDeclaredApply, 0};
 
 static void tplDeclaredApplied(Fixture *f) {
   MUST_EXEC(f->db, DECLARE_KV);
@@ -1359,7 +1381,7 @@ static const char *verifyImageBuild(Fixture *f, Outs *o) {
 }
 
 static const Op opImageBuild = {"declaredImageBuild", 0, 0, 0, 0, tplDeclaredApplied, callBuild,
-                                emptyBuild, verifyImageBuild};
+                                emptyBuild, verifyImageBuild, 0};
 
 /* The image a leader built, received and installed by a follower. */
 static unsigned char *aImage;
@@ -1416,7 +1438,392 @@ static const char *verifyImageInstall(Fixture *f, Outs *o) {
 }
 
 static const Op opImageInstall = {"declaredImageInstall", 0, 0, 0, 1, tplImageFollower,
-                                  callImageInstall, emptyReceive, verifyImageInstall};
+                                  callImageInstall, emptyReceive, verifyImageInstall, 0};
+
+/* ---- more of the C API: registration, open_v2, stream seeks ---- */
+
+/* Everything raftlite registers is on the connection. */
+static const char *verifyRegistered(Fixture *f) {
+  static const char *const azFunc[] = {
+      "raft_check", "raft_install", "raft_append", "raft_truncate", "raft_purge", "raft_apply",
+      "raft_save_hard_state", "raft_state_machine", "raft_snapshot_build", "raft_snapshot_read",
+      "raft_snapshot_begin", "raft_snapshot_write", "raft_snapshot_install", "raft_version"};
+  for (size_t i = 0; i < sizeof(azFunc) / sizeof(azFunc[0]); i++) {
+    char *zSql = sqlite3_mprintf("SELECT count(*) FROM pragma_function_list WHERE name = %Q", azFunc[i]);
+    long long n = qInt(f, zSql);
+    sqlite3_free(zSql);
+    if (n <= 0) return WHY("SQL function %s is not registered on the connection", azFunc[i]);
+  }
+  static const char *const azModule[] = {"raftlite_log", "raftlite_hard_state", "raftlite_state",
+                                         "raftlite_snapshot"};
+  for (size_t i = 0; i < sizeof(azModule) / sizeof(azModule[0]); i++) {
+    char *zSql = sqlite3_mprintf("SELECT count(*) FROM pragma_module_list WHERE name = %Q", azModule[i]);
+    long long n = qInt(f, zSql);
+    sqlite3_free(zSql);
+    if (n != 1) return WHY("module %s is not registered on the connection", azModule[i]);
+  }
+  return NULL;
+}
+
+static int callRegister(Fixture *f, Outs *o) {
+  o->zStep = "raftlite_register";
+  return raftlite_register(f->db);
+}
+
+static const char *verifyRegister(Fixture *f, Outs *o) {
+  (void)o;
+  return verifyRegistered(f);
+}
+
+/* The extension entry point, as sqlite3_auto_extension() calls it; its
+** message (if any) is SQLite's to free. */
+static int callExtensionInit(Fixture *f, Outs *o) {
+  o->zStep = "sqlite3_raftlite_init";
+  char *zErr = NULL;
+  int rc = sqlite3_raftlite_init(f->db, &zErr, NULL);
+  if (zErr) o->zSqlErr = strdup(zErr);
+  sqlite3_free(zErr);
+  return rc;
+}
+
+static const Op opRegister = {"register", 1, 1, 0, 0, tplPlain, callRegister, emptyNone,
+                              verifyRegister, 0};
+static const Op opExtensionInit = {"extensionInit", 1, 1, 0, 0, tplPlain, callExtensionInit,
+                                   emptyNone, verifyRegister, 0};
+
+/* raftlite_open_v2 with RAFTLITE_OPEN_RELAXED, then the handle's calls that
+** allocate nothing: set_state_machine, errmsg, violation, libversion. */
+static int callOpenV2(Fixture *f, Outs *o) {
+  o->zStep = "open_v2";
+  int rc = raftlite_open_v2(f->db, "main", RAFTLITE_OPEN_RELAXED, &o->pStore);
+  if (rc != SQLITE_OK) return rc;
+  o->zStep = "set_state_machine";
+  rc = raftlite_set_state_machine(o->pStore, &kvMachine);
+  if (rc != SQLITE_OK) return rc;
+  if (raftlite_violation(o->pStore) != RAFTLITE_NO_VIOLATION ||
+      strcmp(raftlite_errmsg(o->pStore), "not an error") != 0 ||
+      strcmp(raftlite_libversion(), RAFTLITE_VERSION) != 0) {
+    o->zStep = "errmsg/violation/libversion";
+    return SQLITE_INTERNAL;
+  }
+  return SQLITE_OK;
+}
+
+static const char *verifyOpenV2(Fixture *f, Outs *o) {
+  const char *z = verifyOpenExisting(f, o);
+  if (z) return z;
+  /* the handle applies through the kv callbacks */
+  raftlite_entry e = E(1, 3, RAFTLITE_NORMAL, "v2=1");
+  raftlite_responses r;
+  if (raftlite_append_to_log(o->pStore, &e, 1) != SQLITE_OK ||
+      raftlite_apply_to_state_machine(o->pStore, &e, 1, &r) != SQLITE_OK) {
+    return WHY("the new handle cannot apply: %s", raftlite_errmsg(o->pStore));
+  }
+  int bOk = r.n == 1 && r.a[0].size == 5 && memcmp(r.a[0].data, "ok v2", 5) == 0;
+  raftlite_responses_free(&r);
+  return bOk ? NULL : "the state machine set on the new handle did not answer";
+}
+
+static const Op opOpenV2 = {"openV2Relaxed", 1, 0, 0, 0, tplExisting, callOpenV2, emptyOpen,
+                            verifyOpenV2, 0};
+
+/* A receiving stream written, sought (SET, CUR, END) and read back: the
+** stream calls on their own, across a chunk boundary. */
+static const unsigned char aSeekBytes[12] = "0123456789ab";
+
+static int callStreamSeek(Fixture *f, Outs *o) {
+  o->zStep = "begin_receiving_snapshot";
+  o->pRecv = SENTINEL;
+  int rc = raftlite_begin_receiving_snapshot(f->store, &o->pRecv);
+  if (rc != SQLITE_OK) return rc;
+  static const struct {
+    int64_t iOff;
+    int whence;
+    int bWrite; /* else read */
+  } aStep[] = {{0, SEEK_SET, 1}, {65530, SEEK_SET, 1}, {-12, SEEK_CUR, 0}, {-65542, SEEK_END, 0}};
+  free(o->aRead);
+  o->aRead = malloc(64);
+  size_t nTotal = 0;
+  for (size_t i = 0; i < sizeof(aStep) / sizeof(aStep[0]); i++) {
+    o->zStep = "snapshot_seek";
+    rc = raftlite_snapshot_seek(o->pRecv, aStep[i].iOff, aStep[i].whence, &o->iPosBefore);
+    if (rc != SQLITE_OK) return rc;
+    if (aStep[i].bWrite) {
+      o->zStep = "snapshot_write";
+      rc = raftlite_snapshot_write(o->pRecv, aSeekBytes, sizeof(aSeekBytes));
+      raftlite_snapshot_seek(o->pRecv, 0, SEEK_CUR, &o->iPosAfter);
+    } else {
+      o->zStep = "snapshot_read";
+      o->nRead = GARBAGE_N;
+      rc = raftlite_snapshot_read(o->pRecv, o->aRead + nTotal, 12, &o->nRead);
+      raftlite_snapshot_seek(o->pRecv, 0, SEEK_CUR, &o->iPosAfter);
+      if (rc == SQLITE_OK) nTotal += o->nRead;
+    }
+    if (rc != SQLITE_OK) return rc;
+  }
+  o->nRead = nTotal;
+  return SQLITE_OK;
+}
+
+static const char *emptyStreamSeek(const Outs *o) {
+  if (strcmp(o->zStep, "snapshot_read") == 0) {
+    if (o->nRead != 0) return WHY("*pRead is %zu after a failed read", o->nRead);
+    if (o->iPosAfter != o->iPosBefore) return "a failed read moved the stream position";
+    return NULL;
+  }
+  return emptyReceive(o);
+}
+
+static const char *verifyStreamSeek(Fixture *f, Outs *o) {
+  if (o->nRead != 24) return WHY("read %zu bytes, expected 24", o->nRead);
+  if (memcmp(o->aRead, aSeekBytes, 12) != 0 || memcmp(o->aRead + 12, aSeekBytes, 12) != 0) {
+    return "the bytes read back are not those written";
+  }
+  if (qInt(f, "SELECT size FROM raftlite_snapshot WHERE snapshot_id IS NULL") != 65542) {
+    return "the stream's size is not 65542";
+  }
+  return NULL;
+}
+
+static const Op opStreamSeek = {"streamSeekReadWrite", 0, 0, 0, 1, tplHardState, callStreamSeek,
+                                emptyStreamSeek, verifyStreamSeek, 0};
+
+/* ---- the SQL surface, on the same connection ---- */
+
+/* Values an SQL op's statements bind: ?1 the integer a previous statement
+** returned in a column named "_..." (a stream id), ?2 a blob, ?3 a text. */
+static const unsigned char *aSqlBlob;
+static size_t nSqlBlob;
+static const char *zSqlText;
+
+/* Appends to the malloc'd *pz (no SQLite allocation: the fault is armed). */
+static void rowsAppend(char **pz, const char *zFormat, ...) {
+  char zBuf[512];
+  va_list ap;
+  va_start(ap, zFormat);
+  vsnprintf(zBuf, sizeof(zBuf), zFormat, ap);
+  va_end(ap);
+  size_t n = *pz ? strlen(*pz) : 0;
+  *pz = realloc(*pz, n + strlen(zBuf) + 1);
+  memcpy(*pz + n, zBuf, strlen(zBuf) + 1);
+}
+
+/* Runs each statement of zSql, collecting the rows into o->zRows ("a|b"
+** per row, a line each; a blob as x[size:hash]); on error keeps the
+** connection's message in o->zSqlErr. */
+static int execSql(Fixture *f, Outs *o, const char *zStep, const char *zSql) {
+  o->zStep = zStep;
+  o->zRows = strdup("");
+  const char *zTail = zSql;
+  long long iFirstInt = -1;
+  int rc = SQLITE_OK;
+  while (rc == SQLITE_OK && *zTail) {
+    sqlite3_stmt *pStmt = NULL;
+    rc = sqlite3_prepare_v2(f->db, zTail, -1, &pStmt, &zTail);
+    if (rc != SQLITE_OK || pStmt == NULL) break;
+    int nParam = sqlite3_bind_parameter_count(pStmt);
+    if (rc == SQLITE_OK && nParam >= 1) rc = sqlite3_bind_int64(pStmt, 1, iFirstInt);
+    if (rc == SQLITE_OK && nParam >= 2) {
+      rc = sqlite3_bind_blob64(pStmt, 2, aSqlBlob, nSqlBlob, SQLITE_STATIC);
+    }
+    if (rc == SQLITE_OK && nParam >= 3) rc = sqlite3_bind_text(pStmt, 3, zSqlText, -1, SQLITE_STATIC);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(pStmt)) == SQLITE_ROW) {
+      rc = SQLITE_OK;
+      for (int i = 0; i < sqlite3_column_count(pStmt); i++) {
+        const char *zSep = i ? "|" : "";
+        switch (sqlite3_column_type(pStmt, i)) {
+          case SQLITE_NULL: rowsAppend(&o->zRows, "%sNULL", zSep); break;
+          case SQLITE_INTEGER: {
+            /* A column named "_..." is the stream id ?1 binds from then
+            ** on; it shows as "<id>" (ids vary with the template). */
+            long long v = sqlite3_column_int64(pStmt, i);
+            const char *zName = sqlite3_column_name(pStmt, i);
+            if (zName && zName[0] == '_') {
+              iFirstInt = v;
+              rowsAppend(&o->zRows, "%s<id>", zSep);
+            } else {
+              rowsAppend(&o->zRows, "%s%lld", zSep, v);
+            }
+            break;
+          }
+          case SQLITE_FLOAT: rowsAppend(&o->zRows, "%s%.17g", zSep, sqlite3_column_double(pStmt, i)); break;
+          case SQLITE_TEXT:
+            rowsAppend(&o->zRows, "%s%.400s", zSep, (const char *)sqlite3_column_text(pStmt, i));
+            break;
+          default: {
+            const void *pBlob = sqlite3_column_blob(pStmt, i);
+            int n = sqlite3_column_bytes(pStmt, i);
+            rowsAppend(&o->zRows, "%sx[%d:%016llx]", zSep, n, fnv64(pBlob, (size_t)n, FNV_INIT));
+          }
+        }
+      }
+      rowsAppend(&o->zRows, "\n");
+    }
+    if (rc == SQLITE_DONE) rc = SQLITE_OK;
+    if (rc != SQLITE_OK) o->zSqlErr = strdup(sqlite3_errmsg(f->db));
+    sqlite3_finalize(pStmt);
+  }
+  if (rc != SQLITE_OK && o->zSqlErr == NULL) o->zSqlErr = strdup(sqlite3_errmsg(f->db));
+  return rc;
+}
+
+/* The violation kind a message names (every kind of the C API and every
+** name the triggers RAISE), or NULL: under the fault, none may be named. */
+static const char *namesViolation(const char *zMsg) {
+  static const char *const azKind[] = {
+      "TermNotAscending", "VotedForChanged", "LogsEmpty", "LogsNonConsecutive",
+      "ApplyNonConsecutive", "PurgeNonApplied", "AppliedWontConflict", "DirtyLog",
+      "LogIndexNotFound", "OutOfRange", "LogIdMismatch", "InvalidMembership", "NothingApplied",
+      "SnapshotStale", "SnapshotInvalid", "EntryImmutable", "PurgeNotAscending", "SingleRow",
+      "SnapshotMetaFixed"};
+  for (size_t i = 0; zMsg && i < sizeof(azKind) / sizeof(azKind[0]); i++) {
+    if (strstr(zMsg, azKind[i])) return azKind[i];
+  }
+  return NULL;
+}
+
+/* Rows that must be exactly zWant, and a query that must return 1. */
+static const char *verifyRows(Fixture *f, Outs *o, const char *zWant, const char *zCheck) {
+  if (o->zRows == NULL || strcmp(o->zRows, zWant) != 0) {
+    return WHY("the rows are \"%s\", expected \"%s\"", o->zRows ? o->zRows : "(none)", zWant);
+  }
+  if (zCheck && qInt(f, zCheck) != 1) return WHY("not true afterwards: %s", zCheck);
+  return NULL;
+}
+
+/* An SQL op: its statements, the rows they return, and a query that must
+** return 1 afterwards (or NULL). */
+#define SQL_OP(name, bNoStore, bPlain, bSkip, tpl, zStep, zSql, zWant, zCheck)        \
+  static int call_##name(Fixture *f, Outs *o) { return execSql(f, o, zStep, zSql); }  \
+  static const char *verify_##name(Fixture *f, Outs *o) {                             \
+    return verifyRows(f, o, zWant, zCheck);                                           \
+  }                                                                                   \
+  static const Op op_##name = {#name, bNoStore, bPlain, 0, bSkip, tpl, call_##name,  \
+                               emptyNone, verify_##name, 1};
+
+SQL_OP(sqlInstall, 1, 1, 0, tplPlain, "raft_install", "SELECT typeof(raft_install())", "integer\n",
+       "SELECT count(*) = 1 FROM raftlite_state")
+SQL_OP(sqlCheck, 0, 0, 0, tplMemberships, "raft_check", "SELECT raft_check()", "ok\n", NULL)
+SQL_OP(sqlAppendOne, 0, 0, 0, tplAppend, "raft_append",
+       "SELECT raft_append(3, 2, 'membership', '[[1,2,3],[4]]')", "1\n",
+       "SELECT payload = '[[1,2,3],[4]]' AND term = 2 FROM raftlite_log WHERE idx = 3")
+SQL_OP(sqlAppendJson, 0, 0, 0, tplAppend, "raft_append",
+       "SELECT raft_append('[{\"idx\":3,\"term\":2,\"kind\":\"normal\",\"payload\":\"k3=3\"},"
+       "{\"idx\":4,\"term\":2,\"kind\":\"membership\",\"payload\":[[1,2,3],[4]]},"
+       "{\"idx\":5,\"term\":2,\"kind\":\"blank\"}]')",
+       "3\n",
+       "SELECT group_concat(idx || kind || quote(payload), ',') = '1membership''[[1,2]]'',"
+       "2normalX''613D31'',3normalX''6B333D33'',4membership''[[1,2,3],[4]]'',5blankX'''''"
+       " FROM (SELECT * FROM raftlite_log ORDER BY idx)")
+SQL_OP(sqlInsertLog, 0, 0, 0, tplAppend, "INSERT INTO raft_log",
+       "INSERT INTO raft_log VALUES (3, 2, 'normal', 'k3=3'), (4, 2, 'membership', '[[1,2,3],[4]]'),"
+       " (5, 2, 'blank', NULL)",
+       "",
+       "SELECT group_concat(idx || kind || quote(payload), ',') = '1membership''[[1,2]]'',"
+       "2normalX''613D31'',3normalX''6B333D33'',4membership''[[1,2,3],[4]]'',5blankX'''''"
+       " FROM (SELECT * FROM raftlite_log ORDER BY idx)")
+SQL_OP(sqlTruncate, 0, 0, 0, tplLog5Applied3, "raft_truncate", "SELECT raft_truncate(4)", "2\n",
+       "SELECT max(idx) = 3 FROM raftlite_log")
+SQL_OP(sqlPurge, 0, 0, 0, tplLog5Applied3, "raft_purge", "SELECT raft_purge(2)", "2\n",
+       "SELECT min(idx) = 3 AND purged_index = 2 FROM raftlite_log, raftlite_state")
+SQL_OP(sqlApply, 0, 0, 0, tplDeclaredLog, "raft_apply", "SELECT raft_apply(3)", "3\n",
+       "SELECT (SELECT group_concat(k || v, ',') FROM (SELECT * FROM kv ORDER BY k)) = 'x1,y2,z3'"
+       " AND applied_index = 3 FROM raftlite_state")
+SQL_OP(sqlSaveHardState, 0, 0, 0, tplHardState, "raft_save_hard_state",
+       "SELECT raft_save_hard_state(6, 3)", "6\n",
+       "SELECT current_term = 6 AND voted_for = 3 FROM raftlite_hard_state")
+
+static void tplKvTable(Fixture *f) {
+  MUST_EXEC(f->db, "CREATE TABLE kv(k TEXT PRIMARY KEY, v INTEGER CHECK (v >= 0))");
+}
+
+SQL_OP(sqlStateMachine, 0, 0, 0, tplKvTable, "raft_state_machine",
+       "SELECT raft_state_machine('[\"kv\"]', 'INSERT OR REPLACE INTO kv VALUES"
+       " (json_extract(:payload, ''$.k''), json_extract(:payload, ''$.v''))')",
+       "1\n",
+       "SELECT (SELECT group_concat(name) FROM raftlite_sm_table) = 'kv'"
+       " AND apply_sql LIKE 'INSERT OR REPLACE INTO kv %' FROM raftlite_sm")
+SQL_OP(sqlSnapshotBuild, 0, 0, 0, tplDeclaredApplied, "raft_snapshot_build",
+       "SELECT raft_snapshot_build() GLOB '1-4-*'", "1\n",
+       "SELECT count(*) = 1 AND max(size) > 4096 AND max(is_current) FROM raftlite_snapshot")
+
+/* 10001 bytes of the pattern from 60000, as execSql shows a blob. */
+static char zPatternRows[64];
+static void tplBigSnapshotRows(Fixture *f) {
+  tplBigSnapshot(f);
+  unsigned char a[PATTERN_N - 60000];
+  for (size_t i = 0; i < sizeof(a); i++) a[i] = pattern(60000 + i);
+  snprintf(zPatternRows, sizeof(zPatternRows), "x[%d:%016llx]\n", (int)sizeof(a),
+           fnv64(a, sizeof(a), FNV_INIT));
+}
+
+SQL_OP(sqlSnapshotRead, 0, 0, 0, tplBigSnapshotRows, "raft_snapshot_read",
+       "SELECT raft_snapshot_read(60000, 100000)", zPatternRows, NULL)
+SQL_OP(sqlSnapshotBegin, 0, 0, 1, tplHardState, "raft_snapshot_begin",
+       "SELECT raft_snapshot_begin() AS _s", "<id>\n",
+       "SELECT count(*) = 1 AND max(size) = 0 FROM raftlite_snapshot WHERE snapshot_id IS NULL")
+SQL_OP(sqlSnapshotWrite, 0, 0, 1, tplHardState, "raft_snapshot_write",
+       "SELECT raft_snapshot_begin() AS _s;"
+       " SELECT raft_snapshot_write(?1, 65530, x'000102030405060708090a0b')",
+       "<id>\n12\n",
+       "SELECT size = 65542 AND (SELECT count(*) FROM raftlite_snapshot_chunk AS c WHERE c.snapshot = s.id) = 2"
+       " FROM raftlite_snapshot AS s WHERE snapshot_id IS NULL")
+SQL_OP(sqlSnapshotInstall, 0, 0, 1, tplFollower, "raft_snapshot_install",
+       "SELECT raft_snapshot_begin() AS _s;"
+       " SELECT raft_snapshot_write(?1, 0, 'a=1' || char(10) || 'b=2' || char(10));"
+       " SELECT raft_snapshot_write(?1, 8, 'c=3' || char(10));"
+       " SELECT raft_snapshot_install(?1, '{\"snapshot_id\":\"leader-1-4\",\"last_log_id\":[1,4],"
+       "\"membership\":[[1]],\"membership_log_id\":[1,1]}')",
+       "<id>\n8\n4\n4\n",
+       "SELECT applied_index = 4 AND purged_index = 4"
+       " AND (SELECT group_concat(idx) FROM raftlite_log) = '5'"
+       " AND (SELECT snapshot_id || size FROM raftlite_snapshot WHERE is_current) = 'leader-1-412'"
+       " AND (SELECT count(*) FROM raftlite_snapshot WHERE snapshot_id IS NULL) = 0"
+       " FROM raftlite_state")
+
+/* The leader's image (tplImageFollower) received and installed in SQL. */
+static char zImageMetaJson[256];
+static void tplImageFollowerSql(Fixture *f) {
+  tplImageFollower(f);
+  aSqlBlob = aImage;
+  nSqlBlob = nImage;
+  snprintf(zImageMetaJson, sizeof(zImageMetaJson),
+           "{\"snapshot_id\":\"%s\",\"last_log_id\":[%llu,%llu],\"membership\":%s,"
+           "\"membership_log_id\":[%llu,%llu]}",
+           imageMeta.snapshot_id, (unsigned long long)imageMeta.last_log_id.term,
+           (unsigned long long)imageMeta.last_log_id.index, imageMeta.membership_json,
+           (unsigned long long)imageMeta.membership_log_id.term,
+           (unsigned long long)imageMeta.membership_log_id.index);
+  zSqlText = zImageMetaJson;
+}
+
+SQL_OP(sqlImageInstall, 0, 0, 1, tplImageFollowerSql, "raft_snapshot_install",
+       "SELECT raft_snapshot_begin() AS _s;"
+       " SELECT raft_snapshot_write(?1, 0, ?2) > 4096;"
+       " SELECT raft_snapshot_install(?1, ?3)",
+       "<id>\n1\n4\n",
+       "SELECT (SELECT group_concat(quote(k) || '=' || quote(v), ',') FROM (SELECT * FROM kv ORDER BY k))"
+       " = '''x''=1,''y''=2,''z''=3' AND applied_index = 4 AND membership = '[[1,2]]'"
+       " AND (SELECT count(*) FROM raftlite_snapshot WHERE snapshot_id IS NULL) = 0"
+       " FROM raftlite_state")
+
+/* Reads of the virtual tables, and raft_version(). */
+SQL_OP(sqlReadLog, 0, 0, 0, tplLog20, "SELECT FROM raft_log",
+       "SELECT idx, term, kind, CAST(payload AS TEXT) FROM raft_log WHERE idx BETWEEN 5 AND 7"
+       " ORDER BY idx;"
+       " SELECT count(*), sum(length(payload)) FROM raft_log;"
+       " SELECT idx, CAST(payload AS TEXT) FROM raft_log ORDER BY idx DESC LIMIT 1",
+       "5|1|normal|k5=5\n6|1|blank|\n7|1|normal|k7=7\n20|91\n20|k20=20\n", NULL)
+SQL_OP(sqlReadState, 0, 0, 0, tplMemberships, "SELECT FROM raft_state",
+       "SELECT first_log_index, last_log_term, last_log_index, last_purged_term,"
+       " last_purged_index, last_applied_term, last_applied_index, membership_term,"
+       " membership_index, membership FROM raft_state",
+       "1|2|3|NULL|NULL|1|2|1|1|[[1]]\n", NULL)
+SQL_OP(sqlReadHardState, 0, 0, 0, tplMemberships, "SELECT FROM raft_hard_state",
+       "SELECT current_term, voted_for FROM raft_hard_state", "3|1\n", NULL)
+SQL_OP(sqlReadSnapshot, 0, 0, 0, tplBigSnapshot, "SELECT FROM raft_snapshot",
+       "SELECT * FROM raft_snapshot; SELECT raft_version()",
+       "1-1-1|1|1|1|1|[[7]]|70001\n" RAFTLITE_VERSION "\n", NULL)
 
 /******************************************************************************
  * The driver
@@ -1472,17 +1879,22 @@ static void restore(Fixture *f, const Op *op) {
   closeDb(f);
   writeFile(f->zPath, aTpl, nTpl);
   if (sqlite3_open(f->zPath, &f->db) != SQLITE_OK) FAIL("cannot open %s", f->zPath);
+  /* A rollback journal is durable with EXTRA: raftlite refuses less. */
+  MUST_EXEC(f->db, "PRAGMA synchronous=EXTRA");
   if (!op->bNoStore) openStore(f, op);
+  if (op->bNoStore && op->bSql) MUST(raftlite_register(f->db));
 }
 
 /* Runs the op without the fault in BEGIN ... ROLLBACK; returns its code
 ** and writes why its result is wrong into *pzWrong. */
+static char zRetryErr[512]; /* the SQL error of the last runInTransaction */
 static int runInTransaction(Fixture *f, const Op *op, const char **pzWrong) {
   Outs o;
   outsPrefill(&o);
   *pzWrong = NULL;
   MUST_EXEC(f->db, "BEGIN");
   int rc = op->xCall(f, &o);
+  snprintf(zRetryErr, sizeof(zRetryErr), "%s", o.zSqlErr ? o.zSqlErr : "");
   if (rc == SQLITE_OK) *pzWrong = op->xVerify(f, &o);
   outsFree(&o);
   sqlite3_exec(f->db, "ROLLBACK", NULL, NULL, NULL);
@@ -1625,7 +2037,7 @@ static long tryN(Run *r, long n) {
     /* The retry after a failure warms the handle again; a restore gives a
     ** new one. */
     if (runInTransaction(f, op, &zWrong) != SQLITE_OK || zWrong) {
-      FAIL("warming up: %s", zWrong ? zWrong : raftlite_errmsg(f->store));
+      FAIL("warming up: %s", zWrong ? zWrong : op->bSql ? zRetryErr : raftlite_errmsg(f->store));
     }
   }
   r->bWarmed = 1;
@@ -1657,7 +2069,10 @@ static long tryN(Run *r, long n) {
     CHECK(zWrong == NULL, "%s returned SQLITE_OK%s but its result is wrong: %s", o.zStep,
           nFired ? " under the fault" : "", zWrong);
     outsFree(&o);
-    char *zReport = raftCheck(f->db, NULL);
+    /* (registering creates no store: nothing to check) */
+    char *zReport = qInt(f, "SELECT count(*) FROM main.sqlite_schema WHERE name = 'raftlite_state'")
+                        ? raftCheck(f->db, NULL)
+                        : NULL;
     CHECK(zReport == NULL, "after a successful %s, raft_check: %s", o.zStep, zReport);
     sqlite3_free(zReport);
     if (nFired) r->nOkFaulted++;
@@ -1676,9 +2091,21 @@ static long tryN(Run *r, long n) {
   r->aRc[rc & 0xff]++;
   const char *zEmpty = op->xEmpty(&o);
   CHECK(zEmpty == NULL, "%s returned %d: %s", o.zStep, rc, zEmpty);
-  CHECK(f->store == NULL || raftlite_violation(f->store) == RAFTLITE_NO_VIOLATION,
-        "%s returned %d under the fault with violation %d: %s", o.zStep, rc,
-        (int)raftlite_violation(f->store), raftlite_errmsg(f->store));
+  if (op->bSql) {
+    /* SQL: the message is all the caller gets. It names no rule, and it
+    ** says something ("not an error" is a failure that lost its reason). */
+    const char *zKind = namesViolation(o.zSqlErr);
+    CHECK(zKind == NULL, "%s returned %d under the fault naming %s: %s", o.zStep, rc, zKind,
+          o.zSqlErr);
+    CHECK(o.zSqlErr == NULL || strstr(o.zSqlErr, "not an error") == NULL,
+          "%s returned %d under the fault with the message \"%s\"", o.zStep, rc, o.zSqlErr);
+  } else {
+    CHECK(f->store == NULL || raftlite_violation(f->store) == RAFTLITE_NO_VIOLATION,
+          "%s returned %d under the fault with violation %d: %s", o.zStep, rc,
+          (int)raftlite_violation(f->store), raftlite_errmsg(f->store));
+    CHECK(namesViolation(o.zSqlErr) == NULL, "%s returned %d under the fault with the message %s",
+          o.zStep, rc, o.zSqlErr);
+  }
   outsFree(&o);
   char *zAfter = dumpDb(f->db, op->bSkipReceiving);
   if (strcmp(r->zBase, zAfter) != 0) {
@@ -1707,7 +2134,8 @@ static long tryN(Run *r, long n) {
         "after %s returned %d under the fault, the call without fault returned %d (%s)%s%s",
         o.zStep, rc, rcRetry,
         rcRetry == SQLITE_OK ? "SQLITE_OK"
-        : op->xCall == callOpen ? zLastOpenError
+        : op->bSql              ? zRetryErr
+        : op->bNoStore          ? zLastOpenError
                                 : raftlite_errmsg(f->store),
         zWrong ? ": " : "", zWrong ? zWrong : "");
   if (op->bNoStore || rcRetry != SQLITE_OK || zWrong || !bAutocommit ||
@@ -1771,7 +2199,7 @@ static void runOp(const Op *op, int bPersist, int bWarm) {
   restore(f, op);
   const char *zWrong = NULL;
   if (bWarm && (runInTransaction(f, op, &zWrong) != SQLITE_OK || zWrong)) {
-    FAIL("warming up: %s", zWrong ? zWrong : raftlite_errmsg(f->store));
+    FAIL("warming up: %s", zWrong ? zWrong : op->bSql ? zRetryErr : raftlite_errmsg(f->store));
   }
   Outs o;
   outsPrefill(&o);
@@ -1781,7 +2209,7 @@ static void runOp(const Op *op, int bPersist, int bWarm) {
   faultDisarm();
   bRecordSites = 0;
   long nAlloc = fault.nSeen;
-  if (rc != SQLITE_OK) FAIL("%s (no fault): %d", o.zStep, rc);
+  if (rc != SQLITE_OK) FAIL("%s (no fault): %d %s", o.zStep, rc, o.zSqlErr ? o.zSqlErr : "");
   zWrong = op->xVerify(f, &o);
   if (zWrong) FAIL("%s (no fault): %s", o.zStep, zWrong);
   outsFree(&o);
@@ -1879,6 +2307,10 @@ static void runOp(const Op *op, int bPersist, int bWarm) {
 #define op_declaredApply opDeclaredApply
 #define op_declaredImageBuild opImageBuild
 #define op_declaredImageInstall opImageInstall
+#define op_register opRegister
+#define op_extensionInit opExtensionInit
+#define op_openV2Relaxed opOpenV2
+#define op_streamSeekReadWrite opStreamSeek
 
 OOM_COLD(openFresh)
 OOM_COLD(openExisting)
@@ -1901,6 +2333,30 @@ OOM_ALL(currentSnapshotRead)
 OOM_ALL(declaredApply)
 OOM_ALL(declaredImageBuild)
 OOM_ALL(declaredImageInstall)
+OOM_COLD(register)
+OOM_COLD(extensionInit)
+OOM_COLD(openV2Relaxed)
+OOM_ALL(streamSeekReadWrite)
+OOM_COLD(sqlInstall)
+OOM_ALL(sqlCheck)
+OOM_ALL(sqlAppendOne)
+OOM_ALL(sqlAppendJson)
+OOM_ALL(sqlInsertLog)
+OOM_ALL(sqlTruncate)
+OOM_ALL(sqlPurge)
+OOM_ALL(sqlApply)
+OOM_ALL(sqlSaveHardState)
+OOM_ALL(sqlStateMachine)
+OOM_ALL(sqlSnapshotBuild)
+OOM_ALL(sqlSnapshotRead)
+OOM_ALL(sqlSnapshotBegin)
+OOM_ALL(sqlSnapshotWrite)
+OOM_ALL(sqlSnapshotInstall)
+OOM_ALL(sqlImageInstall)
+OOM_ALL(sqlReadLog)
+OOM_ALL(sqlReadState)
+OOM_ALL(sqlReadHardState)
+OOM_ALL(sqlReadSnapshot)
 
 /******************************************************************************
  * main: the allocator first, then one child process per case
@@ -1914,16 +2370,67 @@ typedef struct Group {
   char zOut[64]; /* the child's output */
 } Group;
 
-/* Runs the cases of g in this process; returns how many failed. */
+/* Cases known to fail until fixes outside tests/ land, each with the item
+** of issue 7 it waits for (the items are described in the closing note
+** of the report that added this list):
+**   1  raftlite_open / raft_install of a fresh store under the fault
+**      leaves a transaction open (schema.c, rlInstall)
+**   2  (fixed on main: image install under the fault, sm_sql.c)
+**   3  raft_snapshot_install under the fault names InvalidMembership: the
+**      meta's membership copy is not checked (func_state_machine.c,
+**      decodeMeta)
+**   4  raft_check crashes under the fault: checkObjects() finalizes
+**      pRefStmt twice (schema.c)
+**   5  raft_snapshot_build's result is copied after the build committed:
+**      NOMEM with the snapshot stored (func_state_machine.c, buildOp)
+** A listed case that fails is an expected failure; one that passes fails
+** the run, so that the list only shrinks (remove the line). An entry
+** without "/variant" covers every variant of the op (a crash ends them
+** all). RAFTLITE_OOM_STRICT=1 counts listed cases as failures. */
+static const struct KnownFailure {
+  const char *zCase;
+  const char *zItem;
+} aKnownFailure[] = {
+#include "test_oom_known.h"
+    {NULL, NULL}};
+static int bStrict;
+
+/* The item a case waits for, or NULL when it is not listed. */
+static const char *knownFailure(const char *zSuite, const char *zName) {
+  char zCase[256];
+  snprintf(zCase, sizeof(zCase), "%s/%s", zSuite, zName);
+  for (size_t i = 0; !bStrict && aKnownFailure[i].zCase; i++) {
+    if (strcmp(aKnownFailure[i].zCase, zCase) == 0 || strcmp(aKnownFailure[i].zCase, zSuite) == 0) {
+      return aKnownFailure[i].zItem;
+    }
+  }
+  return NULL;
+}
+
+/* Prints the verdict of a case; returns 1 if it fails the run. */
+static int verdict(const TestCase *t, int bFailed, const char *zHow) {
+  const char *zItem = knownFailure(t->zSuite, t->zName);
+  if (zItem && bFailed) {
+    printf("%s/%s... expected failure (issue 7 item %s)\n", t->zSuite, t->zName, zItem);
+    return 0;
+  }
+  if (zItem) {
+    printf("%s/%s... FAILED: listed as a known failure (issue 7 item %s) but passes;"
+           " remove it from tests/c/test_oom_known.h\n", t->zSuite, t->zName, zItem);
+    return 1;
+  }
+  printf("%s/%s... %s\n", t->zSuite, t->zName, bFailed ? zHow : "Ok");
+  return bFailed;
+}
+
+/* Runs the cases of g in this process; returns how many fail the run. */
 static int runGroup(const Group *g) {
   int nFailHere = 0;
   for (int k = 0; k < g->nSel; k++) {
     testFailed = 0;
     runOne(&aTest[g->aSel[k]], NULL);
-    printf("%s/%s... %s\n", aTest[g->aSel[k]].zSuite, aTest[g->aSel[k]].zName,
-           testFailed ? "FAILED" : "Ok");
+    nFailHere += verdict(&aTest[g->aSel[k]], testFailed, "FAILED");
     fflush(stdout);
-    nFailHere += testFailed;
   }
   return nFailHere;
 }
@@ -1954,11 +2461,23 @@ int main(int argc, char **argv) {
   if (zBudget && atol(zBudget) > 8) nBudget = atol(zBudget);
   if (zFull && atoi(zFull)) nBudget = LONG_MAX / 4;
   int bFork = !(zNoFork && atoi(zNoFork));
+  const char *zVariants = getenv("RAFTLITE_OOM_VARIANTS");
+  int bAllVariants = (zVariants && strcmp(zVariants, "all") == 0) || (zFull && atoi(zFull));
+  const char *zStrict = getenv("RAFTLITE_OOM_STRICT");
+  bStrict = zStrict && atoi(zStrict);
 
   const char *zJobs = getenv("RAFTLITE_OOM_JOBS");
   long nJobs = zJobs ? atol(zJobs) : sysconf(_SC_NPROCESSORS_ONLN);
   if (nJobs < 1) nJobs = 1;
   if (nJobs > 8) nJobs = 8;
+
+  /* The databases in memory-backed storage when there is some: thousands
+  ** of commits, each synced, are the bulk of the run's time otherwise. */
+  const char *zDirEnv = getenv("RAFTLITE_OOM_DIR");
+  char zDir[256] = "";
+  snprintf(zDir, sizeof(zDir), "%s/raftlite-oom-XXXXXX", zDirEnv ? zDirEnv : "/dev/shm");
+  char zHome[1024];
+  int bMoved = getcwd(zHome, sizeof(zHome)) != NULL && mkdtemp(zDir) != NULL && chdir(zDir) == 0;
 
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -1975,7 +2494,13 @@ int main(int argc, char **argv) {
     for (int k = i; k < iEnd && g->nSel < 8; k++) {
       char zFull[256];
       snprintf(zFull, sizeof(zFull), "%s/%s", aTest[k].zSuite, aTest[k].zName);
-      if (argc <= 1 || strstr(zFull, argv[1]) != NULL) g->aSel[g->nSel++] = k;
+      /* By default an op of four variants runs two: persistCold (every
+      ** statement prepared under the fault) and onceWarm (one failure,
+      ** then recovery, on a warm handle). */
+      int bSkipped = !bAllVariants && iEnd - i == 4 &&
+                     (strcmp(aTest[k].zName, "persistWarm") == 0 ||
+                      strcmp(aTest[k].zName, "onceCold") == 0);
+      if (!bSkipped && (argc <= 1 || strstr(zFull, argv[1]) != NULL)) g->aSel[g->nSel++] = k;
     }
     i = iEnd;
     if (g->nSel == 0) continue;
@@ -2042,14 +2567,25 @@ int main(int argc, char **argv) {
         } else if (WIFEXITED(status) && WEXITSTATUS(status) > 100) {
           nFail += WEXITSTATUS(status) - 100;
         } else {
-          printf("%s... %s\n", aTest[g->aSel[0]].zSuite,
-                 WIFEXITED(status) ? "FAILED (sanitizer report: crash, leak or undefined behaviour)"
-                                   : "CRASHED");
-          nFail += g->nSel;
+          /* The child died: every case it had not finished fails. */
+          const char *zHow = WIFEXITED(status)
+                                 ? "FAILED (sanitizer report: crash, leak or undefined behaviour)"
+                                 : "CRASHED";
+          for (int k = 0; k < g->nSel; k++) nFail += verdict(&aTest[g->aSel[k]], 1, zHow);
         }
         fflush(stdout);
       }
     }
+  }
+  if (bMoved) {
+    /* What a crashed child left behind, then the directory. */
+    DIR *pDir = opendir(".");
+    struct dirent *pEnt;
+    while (pDir && (pEnt = readdir(pDir)) != NULL) {
+      if (strncmp(pEnt->d_name, "oom-", 4) == 0) remove(pEnt->d_name);
+    }
+    if (pDir) closedir(pDir);
+    if (chdir(zHome) == 0) rmdir(zDir);
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
   printf("%d errors out of %d tests (%.1fs)\n", nFail, nRun,

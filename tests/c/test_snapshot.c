@@ -4,6 +4,9 @@
 ** machine, SPEC §2's install rules for the log, and what a crash leaves.
 */
 #include "fixture.h"
+#include "raftlite_int.h" /* rlEntryPayloadCheck */
+
+#include <stdint.h>
 
 #define F ((Fixture *)f)
 
@@ -598,6 +601,232 @@ TEST(install, malformedMembershipJson) {
   ASSERT_OK(raftlite_begin_receiving_snapshot(F->store, &w));
   ASSERT_INT(raftlite_install_snapshot(F->store, &meta, w, &ch), SQLITE_CONSTRAINT);
   ASSERT_INT(raftlite_violation(F->store), RAFTLITE_INVALID_MEMBERSHIP);
+}
+
+/******************************************************************************
+ * Offsets and sizes at their limits (defect 6)
+ *****************************************************************************/
+
+/* The stream's size and position, read without moving it. */
+static uint64_t streamSize(raftlite_snapshot *s) {
+  uint64_t pos = 0, end = 0;
+  raftlite_snapshot_seek(s, 0, SEEK_CUR, &pos);
+  raftlite_snapshot_seek(s, 0, SEEK_END, &end);
+  raftlite_snapshot_seek(s, (int64_t)pos, SEEK_SET, NULL);
+  return end;
+}
+static uint64_t streamPos(raftlite_snapshot *s) {
+  uint64_t pos = 0;
+  raftlite_snapshot_seek(s, 0, SEEK_CUR, &pos);
+  return pos;
+}
+
+/* Asserts that a stream call fails with rc and kind, its message contains
+** zWant, and neither the store nor the stream's size and position moved. */
+#define ASSERT_STREAM_REFUSED(s, call, wantRc, wantKind, zWant)              \
+  do {                                                                     \
+    uint64_t size0_ = streamSize(s), pos0_ = streamPos(s);                 \
+    ASSERT_REFUSED(call, wantRc, wantKind);                                \
+    if (strstr(raftlite_errmsg(F->store), zWant) == NULL)                  \
+      FAIL("%s: message \"%s\" does not say \"%s\"", #call,                \
+           raftlite_errmsg(F->store), zWant);                              \
+    ASSERT_INT(streamSize(s), size0_);                                     \
+    ASSERT_INT(streamPos(s), pos0_);                                       \
+  } while (0)
+
+/* A write whose last byte would sit at 2^63 or beyond has no position:
+** OutOfRange, and nothing is stored. Before the fix, a write of one byte
+** at 2^63-1 overflowed (UBSan) and returned SQLITE_OK with the size 0. */
+TEST(limits, writePastLargestPosition) {
+  raftlite_snapshot *w = NULL;
+  ASSERT_OK(raftlite_begin_receiving_snapshot(F->store, &w));
+  ASSERT_OK(raftlite_snapshot_write(w, "abc", 3));
+  /* one byte at 2^63-1 */
+  ASSERT_OK(raftlite_snapshot_seek(w, INT64_MAX, SEEK_SET, NULL));
+  ASSERT_STREAM_REFUSED(w, raftlite_snapshot_write(w, "A", 1), SQLITE_RANGE,
+                        RAFTLITE_OUT_OF_RANGE, "OutOfRange: a write of 1 bytes at position "
+                        "9223372036854775807 would end past 9223372036854775807");
+  /* five bytes across 2^63 */
+  ASSERT_OK(raftlite_snapshot_seek(w, INT64_MAX - 2, SEEK_SET, NULL));
+  ASSERT_STREAM_REFUSED(w, raftlite_snapshot_write(w, "ABCDE", 5), SQLITE_RANGE,
+                        RAFTLITE_OUT_OF_RANGE, "at most 2 more bytes fit there");
+  /* sizes that are no int64: SIZE_MAX and 2^63, from position 0 */
+  ASSERT_OK(raftlite_snapshot_seek(w, 0, SEEK_SET, NULL));
+  ASSERT_STREAM_REFUSED(w, raftlite_snapshot_write(w, "ABCDE", SIZE_MAX), SQLITE_RANGE,
+                        RAFTLITE_OUT_OF_RANGE, "a write of 18446744073709551615 bytes");
+  ASSERT_STREAM_REFUSED(w, raftlite_snapshot_write(w, "ABCDE", (size_t)INT64_MAX + 1),
+                        SQLITE_RANGE, RAFTLITE_OUT_OF_RANGE,
+                        "a write of 9223372036854775808 bytes at position 0");
+  ASSERT_INT(streamSize(w), 3);
+  ASSERT_INT(queryInt(F->db, "SELECT count(*) FROM raftlite_snapshot_chunk"), 1);
+  /* the stream still works */
+  char buf[4] = {0};
+  size_t got = 0;
+  ASSERT_OK(raftlite_snapshot_read(w, buf, sizeof(buf), &got));
+  ASSERT_INT(got, 3);
+  ASSERT(memcmp(buf, "abc", 3) == 0);
+  raftlite_snapshot_close(w);
+}
+
+/* A write ending exactly at the largest position succeeds: the size is
+** 2^63-1 and the bytes read back; the next byte is refused. */
+TEST(limits, writeEndingAtLargestPosition) {
+  raftlite_snapshot *w = NULL;
+  ASSERT_OK(raftlite_begin_receiving_snapshot(F->store, &w));
+  uint64_t pos = 0;
+  ASSERT_OK(raftlite_snapshot_seek(w, INT64_MAX - 2, SEEK_SET, NULL));
+  ASSERT_OK(raftlite_snapshot_write(w, "XY", 2));
+  ASSERT_OK(raftlite_snapshot_seek(w, 0, SEEK_CUR, &pos));
+  ASSERT_INT(pos, INT64_MAX);
+  ASSERT_INT(streamSize(w), INT64_MAX);
+  ASSERT_INT(queryInt(F->db, "SELECT size FROM raftlite_snapshot WHERE snapshot_id IS NULL"),
+             INT64_MAX);
+  ASSERT_STREAM_REFUSED(w, raftlite_snapshot_write(w, "Z", 1), SQLITE_RANGE,
+                        RAFTLITE_OUT_OF_RANGE, "at most 0 more bytes fit there");
+  /* reads at the end: the two bytes, then nothing */
+  char buf[8];
+  size_t got = 0;
+  ASSERT_OK(raftlite_snapshot_seek(w, -3, SEEK_END, NULL));
+  ASSERT_OK(raftlite_snapshot_read(w, buf, sizeof(buf), &got));
+  ASSERT_INT(got, 3);
+  ASSERT(memcmp(buf, "\0XY", 3) == 0);
+  ASSERT_OK(raftlite_snapshot_read(w, buf, sizeof(buf), &got));
+  ASSERT_INT(got, 0);
+  /* a read far from the written chunk gives zeros */
+  ASSERT_OK(raftlite_snapshot_seek(w, 1000, SEEK_SET, NULL));
+  memset(buf, 0x55, sizeof(buf));
+  ASSERT_OK(raftlite_snapshot_read(w, buf, sizeof(buf), &got));
+  ASSERT_INT(got, 8);
+  ASSERT(memcmp(buf, "\0\0\0\0\0\0\0\0", 8) == 0);
+  raftlite_snapshot_close(w);
+}
+
+/* A read of n >= 2^63 (or SIZE_MAX) bytes reads what the stream has left
+** and not one byte more: before the fix, (i64)n was negative and the read
+** ran past the caller's buffer. The canary after the buffer shows it. */
+TEST(limits, hugeReadStaysInBuffer) {
+  raftlite_snapshot *w = NULL;
+  ASSERT_OK(raftlite_begin_receiving_snapshot(F->store, &w));
+  ASSERT_OK(writePattern(w, 0, CHUNK + 5, 4096));
+  static const size_t aN[] = {SIZE_MAX, (size_t)INT64_MAX + 1, (size_t)INT64_MAX};
+  for (size_t k = 0; k < sizeof(aN) / sizeof(aN[0]); k++) {
+    struct {
+      unsigned char buf[7];
+      unsigned char canary[16];
+    } m;
+    memset(&m, 0xEE, sizeof(m));
+    size_t got = 0;
+    ASSERT_OK(raftlite_snapshot_seek(w, CHUNK - 2, SEEK_SET, NULL)); /* 7 bytes left */
+    ASSERT_OK(raftlite_snapshot_read(w, m.buf, aN[k], &got));
+    ASSERT_INT(got, 7);
+    for (size_t i = 0; i < 7; i++) ASSERT_INT(m.buf[i], pattern(CHUNK - 2 + i));
+    for (size_t i = 0; i < sizeof(m.canary); i++) ASSERT_INT(m.canary[i], 0xEE);
+    ASSERT_INT(streamPos(w), CHUNK + 5);
+    /* at the end: nothing, the canary again intact */
+    ASSERT_OK(raftlite_snapshot_read(w, m.buf, aN[k], &got));
+    ASSERT_INT(got, 0);
+    for (size_t i = 0; i < sizeof(m.canary); i++) ASSERT_INT(m.canary[i], 0xEE);
+  }
+  /* past the end (a seek may go there): nothing */
+  size_t got = 7;
+  char c = 'q';
+  ASSERT_OK(raftlite_snapshot_seek(w, INT64_MAX, SEEK_SET, NULL));
+  ASSERT_OK(raftlite_snapshot_read(w, &c, SIZE_MAX, &got));
+  ASSERT_INT(got, 0);
+  ASSERT_INT(c, 'q');
+  raftlite_snapshot_close(w);
+}
+
+/* Seeks whose result would be below 0 or above 2^63-1 are OutOfRange and
+** leave the position where it was; the extremes themselves are fine. */
+TEST(limits, seekResults) {
+  raftlite_snapshot *w = NULL;
+  ASSERT_OK(raftlite_begin_receiving_snapshot(F->store, &w));
+  ASSERT_OK(raftlite_snapshot_write(w, "abcdef", 6));
+  uint64_t pos = 99;
+  ASSERT_OK(raftlite_snapshot_seek(w, 2, SEEK_SET, &pos));
+  ASSERT_INT(pos, 2);
+  ASSERT_STREAM_REFUSED(w, raftlite_snapshot_seek(w, -3, SEEK_CUR, &pos), SQLITE_RANGE,
+                        RAFTLITE_OUT_OF_RANGE, "seeking by -3 from the position (2)");
+  ASSERT_STREAM_REFUSED(w, raftlite_snapshot_seek(w, -7, SEEK_END, &pos), SQLITE_RANGE,
+                        RAFTLITE_OUT_OF_RANGE, "seeking by -7 from the end (6)");
+  ASSERT_STREAM_REFUSED(w, raftlite_snapshot_seek(w, -1, SEEK_SET, &pos), SQLITE_RANGE,
+                        RAFTLITE_OUT_OF_RANGE, "seeking by -1 from the start (0)");
+  ASSERT_STREAM_REFUSED(w, raftlite_snapshot_seek(w, INT64_MIN, SEEK_CUR, &pos),
+                        SQLITE_RANGE, RAFTLITE_OUT_OF_RANGE, "0..9223372036854775807");
+  ASSERT_STREAM_REFUSED(w, raftlite_snapshot_seek(w, INT64_MAX - 5, SEEK_END, &pos),
+                        SQLITE_RANGE, RAFTLITE_OUT_OF_RANGE,
+                        "seeking by 9223372036854775802 from the end (6)");
+  ASSERT_INT(pos, 2);
+  /* the extremes: 2^63-1 from the start, then back by all of it */
+  ASSERT_OK(raftlite_snapshot_seek(w, INT64_MAX, SEEK_SET, &pos));
+  ASSERT_INT(pos, INT64_MAX);
+  ASSERT_STREAM_REFUSED(w, raftlite_snapshot_seek(w, 1, SEEK_CUR, &pos), SQLITE_RANGE,
+                        RAFTLITE_OUT_OF_RANGE, "from the position (9223372036854775807)");
+  ASSERT_OK(raftlite_snapshot_seek(w, -INT64_MAX, SEEK_CUR, &pos));
+  ASSERT_INT(pos, 0);
+  ASSERT_OK(raftlite_snapshot_seek(w, INT64_MAX - 6, SEEK_END, &pos));
+  ASSERT_INT(pos, INT64_MAX);
+  /* an unknown whence */
+  ASSERT_STREAM_REFUSED(w, raftlite_snapshot_seek(w, 0, 3, &pos), SQLITE_RANGE,
+                        RAFTLITE_OUT_OF_RANGE, "from whence 3");
+  raftlite_snapshot_close(w);
+}
+
+/* A NULL buffer with a size is the caller's bug: SQLITE_MISUSE, nothing
+** read or written. With size 0 it is no call at all. */
+TEST(limits, nullBuffer) {
+  raftlite_snapshot *w = NULL;
+  ASSERT_OK(raftlite_begin_receiving_snapshot(F->store, &w));
+  ASSERT_OK(raftlite_snapshot_write(w, "abc", 3));
+  ASSERT_STREAM_REFUSED(w, raftlite_snapshot_write(w, NULL, 2), SQLITE_MISUSE,
+                        RAFTLITE_NO_VIOLATION, "write of 2 bytes with a NULL buffer");
+  ASSERT_OK(raftlite_snapshot_write(w, NULL, 0));
+  ASSERT_OK(raftlite_snapshot_seek(w, 0, SEEK_SET, NULL));
+  size_t got = 5;
+  ASSERT_STREAM_REFUSED(w, raftlite_snapshot_read(w, NULL, 2, &got), SQLITE_MISUSE,
+                        RAFTLITE_NO_VIOLATION, "read of 2 bytes with a NULL buffer");
+  ASSERT_INT(got, 0);
+  ASSERT_OK(raftlite_snapshot_read(w, NULL, 0, &got));
+  ASSERT_INT(got, 0);
+  ASSERT_INT(streamSize(w), 3);
+  raftlite_snapshot_close(w);
+}
+
+/* The check every entry given through the C API goes through before its
+** payload is read (ext/value.c): data NULL with a size is SQLITE_MISUSE;
+** a size above the connection's value limit, SIZE_MAX and 2^63 included,
+** is OutOfRange. */
+TEST(limits, entryPayloadCheck) {
+  raftlite_violation_kind eKind = RAFTLITE_TERM_NOT_ASCENDING;
+  char *zErr = NULL;
+  raftlite_entry e = entry(3, 7, RAFTLITE_NORMAL, NULL);
+  ASSERT_OK(rlEntryPayloadCheck(&e, 1000, &eKind, &zErr));
+  ASSERT(zErr == NULL);
+  ASSERT_INT(eKind, RAFTLITE_NO_VIOLATION);
+  e.size = 5;
+  ASSERT_INT(rlEntryPayloadCheck(&e, 1000, &eKind, &zErr), SQLITE_MISUSE);
+  ASSERT_INT(eKind, RAFTLITE_NO_VIOLATION);
+  ASSERT_STR(zErr, "entry 3-7 has size 5 but data NULL (data may be NULL only when size is 0)");
+  sqlite3_free(zErr);
+  e.kind = RAFTLITE_MEMBERSHIP;
+  ASSERT_INT(rlEntryPayloadCheck(&e, 1000, &eKind, &zErr), SQLITE_MISUSE);
+  sqlite3_free(zErr);
+  e.data = "x";
+  static const size_t aSize[] = {1001, SIZE_MAX, (size_t)INT64_MAX + 1};
+  for (size_t k = 0; k < sizeof(aSize) / sizeof(aSize[0]); k++) {
+    e.size = aSize[k];
+    ASSERT_INT(rlEntryPayloadCheck(&e, 1000, &eKind, &zErr), SQLITE_RANGE);
+    ASSERT_INT(eKind, RAFTLITE_OUT_OF_RANGE);
+    char zWant[160];
+    snprintf(zWant, sizeof(zWant), "OutOfRange: entry 3-7 has a payload of %zu bytes, more than the 1000 bytes",
+             aSize[k]);
+    if (zErr == NULL || strncmp(zErr, zWant, strlen(zWant)) != 0) FAIL("message: %s", zErr ? zErr : "(null)");
+    sqlite3_free(zErr);
+  }
+  e.size = 1000;
+  ASSERT_OK(rlEntryPayloadCheck(&e, 1000, &eKind, &zErr));
+  ASSERT(zErr == NULL);
 }
 
 RUN_TESTS(setUp, tearDown)

@@ -1,0 +1,21 @@
+/*
+** test_oom_known.h — the cases of test_oom.c known to fail until fixes
+** outside tests/ land: {"op/variant", "item of issue 7"} (the items are
+** listed above aKnownFailure in test_oom.c). Every variant is listed, the
+** default run's and RAFTLITE_OOM_VARIANTS=all's; the Ns tried are those
+** of the default budget. Remove a line when its case passes: until then
+** the run fails.
+*/
+{"openFresh/persistCold", "1"},
+{"sqlInstall/persistCold", "1"},
+{"sqlInstall/onceCold", "1"},
+{"sqlCheck/persistCold", "4"},
+{"sqlCheck/onceCold", "4"},
+{"sqlCheck/persistWarm", "4"},
+{"sqlCheck/onceWarm", "4"},
+{"sqlSnapshotBuild/persistCold", "5"},
+{"sqlSnapshotBuild/onceCold", "5"},
+{"sqlSnapshotBuild/persistWarm", "5"},
+{"sqlSnapshotBuild/onceWarm", "5"},
+{"sqlSnapshotInstall/onceCold", "3"},
+{"sqlSnapshotInstall/onceWarm", "3"},
