@@ -118,6 +118,9 @@ static const struct RlMessage {
      "SQLite rolled back the transaction during this call (after an "
      "out-of-memory or I/O error): the call stopped before writing outside "
      "it, and changed nothing"},
+    [RL_MSG_STREAM_HOLES] = {RAFTLITE_SNAPSHOT_INVALID, SQLITE_CONSTRAINT,
+     "the stream has bytes that were never written (a seek went past "
+     "them): a snapshot is every byte of its size"},
     [RL_MSG_UPGRADE_MEMBERSHIP] = {RAFTLITE_INVALID_MEMBERSHIP, SQLITE_CONSTRAINT,
      "the store in schema \"%s\" cannot be upgraded: %s is not a membership "
      "this version accepts (canonical RFC 8259 JSON); the store is left "

@@ -102,13 +102,19 @@ static int buildOp(RlStore *p, void *pArg, i64 *piResult) {
   SnapshotArgs *a = pArg;
   raftlite_snapshot_meta meta;
   raftlite_snapshot *s = NULL;
+  *piResult = -1;
+  /* The result's memory first: once the build commits, nothing may fail. */
+  char *zId = sqlite3_malloc(sizeof(meta.snapshot_id));
+  if (zId == NULL) return SQLITE_NOMEM;
   int rc = rlBuildSnapshot(p, &meta, &s);
   if (rc == SQLITE_OK) {
-    sqlite3_result_text(a->ctx, meta.snapshot_id, -1, SQLITE_TRANSIENT);
+    memcpy(zId, meta.snapshot_id, sizeof(meta.snapshot_id));
+    sqlite3_result_text(a->ctx, zId, -1, sqlite3_free); /* takes zId, copies nothing */
+    zId = NULL;
     sqlite3_free(meta.membership_json);
     raftlite_snapshot_close(s);
   }
-  *piResult = -1;
+  sqlite3_free(zId);
   return rc;
 }
 
@@ -226,7 +232,11 @@ static int decodeMeta(RlStore *p, sqlite3_value *pJson, raftlite_snapshot_meta *
       pMeta->has_membership = 1;
       pMeta->membership_log_id.term = (uint64_t)aId[2];
       pMeta->membership_log_id.index = (uint64_t)aId[3];
-      pMeta->membership_json = sqlite3_mprintf("%s", sqlite3_column_text(pStmt, 6));
+      const char *zMembership = (const char *)sqlite3_column_text(pStmt, 6);
+      pMeta->membership_json = zMembership ? sqlite3_mprintf("%s", zMembership) : NULL;
+      /* A failed copy is NOMEM (zErr NULL: rlFailOwned says so), not a meta
+      ** without membership. */
+      if (rc == SQLITE_OK && pMeta->membership_json == NULL) rc = SQLITE_NOMEM;
     } else if (rc == SQLITE_OK && !sqlite3_column_int(pStmt, 9)) {
       zWhy = "membership must be an array, an object or null";
     }

@@ -52,6 +52,16 @@ static int bindPayload(RlStore *p, sqlite3_stmt *pStmt, int iParam,
   return rc == SQLITE_OK ? rc : rlFailSqlite(p, rc);
 }
 
+/* The payload of an entry given through the C API, checked before anything
+** reads it (value.c): data NULL with a size, or more bytes than a value
+** holds. */
+static int checkPayload(RlStore *p, const raftlite_entry *e) {
+  raftlite_violation_kind eKind;
+  char *zErr = NULL;
+  int rc = rlEntryPayloadCheck(e, sqlite3_limit(p->db, SQLITE_LIMIT_LENGTH, -1), &eKind, &zErr);
+  return rc == SQLITE_OK ? rc : rlFailOwned(p, rc, eKind, zErr);
+}
+
 /* Steps a write and records its failure. */
 static int stepWrite(RlStore *p, sqlite3_stmt *pStmt) {
   int rc = sqlite3_step(pStmt);
@@ -131,6 +141,8 @@ static int appendOne(RlStore *p, const raftlite_entry *e,
     sqlite3_snprintf(sizeof(zGot), zGot, "%d", (int)e->kind);
     return rlFail(p, RL_MSG_BAD_KIND, zGot);
   }
+  rc = checkPayload(p, e);
+  if (rc != SQLITE_OK) return rc;
 
   /* SPEC §2: when the reference is last_applied (the log ends below it),
   ** the append first purges up to last_applied. The triggers refuse the
@@ -320,6 +332,8 @@ static int applyOne(RlStore *p, const raftlite_entry *e, const RlLogId *pPrev,
     sqlite3_snprintf(sizeof(zGot), zGot, "%d", (int)e->kind);
     return rlFail(p, RL_MSG_BAD_KIND, zGot);
   }
+  rc = checkPayload(p, e);
+  if (rc != SQLITE_OK) return rc;
 
   int bMembership = e->kind == RAFTLITE_MEMBERSHIP;
   sqlite3_stmt *pStmt = rlStmt(p, bMembership ? RL_STMT_SET_APPLIED_MEMBERSHIP

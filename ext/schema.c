@@ -265,6 +265,11 @@ static int checkObjects(RlStore *p, sqlite3 *pRef, sqlite3_str *pReport) {
       sqlite3_reset(pStmt);
       rc = rcStep;
       break;
+    } else if (zWant == NULL || sqlite3_column_text(pStmt, 2) == NULL) {
+      /* A text that could not be read: out of memory, no finding. */
+      sqlite3_reset(pStmt);
+      rc = SQLITE_NOMEM;
+      break;
     } else if (strcmp((const char *)sqlite3_column_text(pStmt, 2), zWant) != 0) {
       report(pReport, "SchemaAltered: %s %s differs from this library's", zType,
              zName);
@@ -272,6 +277,7 @@ static int checkObjects(RlStore *p, sqlite3 *pRef, sqlite3_str *pReport) {
     rc = sqlite3_reset(pStmt);
   }
   sqlite3_finalize(pRefStmt);
+  pRefStmt = NULL; /* prepared again below, maybe not (a failed prepare) */
   sqlite3_finalize(pStmt);
   if (rc != SQLITE_OK) return rc;
 
@@ -305,6 +311,7 @@ static int checkObjects(RlStore *p, sqlite3 *pRef, sqlite3_str *pReport) {
     rc = sqlite3_reset(pRefStmt);
   }
   sqlite3_finalize(pRefStmt);
+  pRefStmt = NULL; /* prepared again below, maybe not (a failed prepare) */
   sqlite3_finalize(pStmt);
   if (rc != SQLITE_OK) return rc;
 

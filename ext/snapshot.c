@@ -370,26 +370,19 @@ static int sealSnapshot(RlStore *p, i64 iRow, const raftlite_snapshot_meta *pMet
   sqlite3_bind_int64(pStmt, 7, iRow);
   sqlite3_bind_int(pStmt, 8, bCurrent);
   if (rc != SQLITE_OK) return SQLITE_NOMEM;
-  /* A stored snapshot's chunks are dense: parts never written (a writer
-  ** that sought past them) become zero chunks now, so that a missing chunk
-  ** always means damage (raft_check) and never "zeros". */
-  rc = execOnRow(p, "INSERT INTO $S.raftlite_snapshot_chunk(snapshot, seq, data)"
-                        " WITH RECURSIVE seqs(n) AS (SELECT 0 UNION ALL"
-                        " SELECT n + 1 FROM seqs WHERE n + 1 < (SELECT"
-                        " (size + 65535) / 65536 FROM $S.raftlite_snapshot WHERE id = ?1))"
-                        " SELECT ?1, n, zeroblob(65536) FROM seqs"
-                        " WHERE (SELECT size FROM $S.raftlite_snapshot WHERE id = ?1) > 0"
-                        " AND NOT EXISTS (SELECT 1 FROM $S.raftlite_snapshot_chunk"
-                        " WHERE snapshot = ?1 AND seq = n)", iRow);
   /* The previous snapshot goes first: the new one may carry the same id (a
   ** leader sending its snapshot again). A refusal rolls all of it back. */
-  if (rc == SQLITE_OK) rc = execOnRow(p, "DELETE FROM $S.raftlite_snapshot"
-                        " WHERE id <> ?1 AND snapshot_id IS NOT NULL", iRow);
+  rc = execOnRow(p, "DELETE FROM $S.raftlite_snapshot"
+                    " WHERE id <> ?1 AND snapshot_id IS NOT NULL", iRow);
   if (rc == SQLITE_OK) {
     sqlite3_step(pStmt);
     rc = sqlite3_reset(pStmt);
     if (rc != SQLITE_OK) rc = rlFailSqlite(p, rc);
   }
+  /* The seal's trigger refuses a stream with bytes never written (a writer
+  ** that sought past them): filling such holes with zeros could write
+  ** terabytes for one byte written far out. */
+  if (p->eKind == RAFTLITE_SNAPSHOT_INVALID) rc = rlFail(p, RL_MSG_STREAM_HOLES);
   return rc;
 }
 

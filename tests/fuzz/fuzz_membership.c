@@ -45,10 +45,25 @@ static int run(sqlite3_stmt *pStmt, const char *zText, int nText) {
   return rc;
 }
 
-/* Both judges on zText, inside a savepoint rolled back; 1 if accepted. */
+/* Both judges on zText, inside a savepoint rolled back; 1 if accepted.
+** raftlite's writers canonicalise strict JSON (json()) before the
+** triggers see it, while a raw write must already be canonical: the
+** validator judges what the writer would store. */
 static int judge(const char *zText, int nText, char *zCanonOut, size_t nCanonOut) {
   fuzzExec(db, "SAVEPOINT judge");
-  int rcCheck = run(pCheck, zText, nText);
+  char *zJudged = NULL;
+  sqlite3_bind_text(pValid, 1, zText, nText, SQLITE_TRANSIENT);
+  int bValid = sqlite3_step(pValid) == SQLITE_ROW && sqlite3_column_int(pValid, 0);
+  sqlite3_reset(pValid);
+  if (bValid) {
+    sqlite3_bind_text(pJson, 1, zText, nText, SQLITE_TRANSIENT);
+    if (sqlite3_step(pJson) == SQLITE_ROW) {
+      zJudged = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(pJson, 0));
+    }
+    sqlite3_reset(pJson);
+  }
+  int rcCheck = zJudged ? run(pCheck, zJudged, -1) : run(pCheck, zText, nText);
+  sqlite3_free(zJudged);
   char *zBefore = fuzzDump(db, NULL, 0);
   int rcAppend = run(pAppend, zText, nText);
   if ((rcCheck == SQLITE_OK) != (rcAppend == SQLITE_OK)) {
