@@ -380,6 +380,9 @@ static int fvTruncate(sqlite3_file *p, sqlite3_int64 n) {
   return rc;
 }
 
+static int bNoSync = 0;
+void fvNoSync(int bOn) { bNoSync = bOn; }
+
 static int fvSync(sqlite3_file *p, int flags) {
   if (disk.bCrashed) return SQLITE_IOERR_FSYNC;
   if (INODE(p)) {
@@ -392,7 +395,7 @@ static int fvSync(sqlite3_file *p, int flags) {
   if (faultHit(FV_SYNC)) return fault.rc;
   /* A modelled file's durability is the model's: no real fsync (which
   ** would only make the crash loops slow). */
-  int rc = INODE(p) ? SQLITE_OK : REALF(p)->pMethods->xSync(REALF(p), flags);
+  int rc = INODE(p) || bNoSync ? SQLITE_OK : REALF(p)->pMethods->xSync(REALF(p), flags);
   if (rc == SQLITE_OK && INODE(p)) {
     inodeSync(INODE(p));
     if (((FvFile *)p)->bDirSyncOnSync) {

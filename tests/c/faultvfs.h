@@ -24,8 +24,10 @@
 **     the first xSync of a journal or WAL it created, and on xDelete with
 **     dirSync set (synchronous=EXTRA); fvDirSync() does it by hand (the
 **     test's setup).
-** fvCrashAtSync(k) arms a crash just before the kth xSync (counted from
-** then); fvCrashNow() crashes at once. A crash captures the image a power
+** Modelled files are never really synced: the model is their durability.
+** fvCrashAtSync(k) arms a crash just before the xSync that makes fvSyncs()
+** (the xSyncs of modelled files since the last fvMaterialize) reach k;
+** fvCrashNow() crashes at once. A crash captures the image a power
 ** cut would leave, by the policy of fvCrashPolicy():
 **   FV_DROP      every unsynced write, truncation and directory change lost;
 **   FV_KEEP_SOME each of them kept or lost at random (in order);
@@ -72,6 +74,8 @@ void fvRegister(void);
 void fvArm(int eClass, long n, int bPersist, int rc);
 long fvDisarm(void);              /* calls failed since fvArm() */
 long fvCalls(int eClass);         /* calls of the class since fvArm() */
+/* No real fsync at all (for tests that never cut the power: speed). */
+void fvNoSync(int bOn);
 
 /* Power loss. */
 enum { FV_DROP, FV_KEEP_SOME, FV_TORN };
