@@ -655,6 +655,160 @@ FAULT_TEST(sqlSnapshotWrite)
 FAULT_TEST(sqlSnapshotInstall)
 
 /******************************************************************************
+ * Busy
+ *****************************************************************************/
+
+/* What another connection holds while the call runs. */
+enum { HOLD_READ, HOLD_WRITE };
+
+static struct {
+  long nRun, nBusy, nOkInCaller, nProblem;
+} busyFig;
+
+#define BPROBLEM(...)                                                         \
+  do {                                                                        \
+    busyFig.nProblem++;                                                       \
+    testFailed = 1;                                                           \
+    fprintf(stderr, "  %s/%s/%s%s%s: ", op->zName, azMode[iMode],             \
+            eHold == HOLD_READ ? "reader" : "writer",                          \
+            bTimeout ? "/timeout" : "", bInTxn ? "/in the caller's txn" : ""); \
+    fprintf(stderr, __VA_ARGS__);                                             \
+    fprintf(stderr, "\n");                                                    \
+  } while (0)
+
+/* A dump of WORK as a new connection sees it (receiving streams left
+** out). */
+static char *thirdDump(void) {
+  sqlite3 *db = NULL;
+  sqlite3_open_v2(WORK, &db, SQLITE_OPEN_READWRITE, FV_VFS);
+  char *z = fuDump(db, 1);
+  sqlite3_close(db);
+  return z;
+}
+
+static void runBusyOp(const Op *op, int iMode, int eHold, int bTimeout, int bInTxn,
+                      const Refs *r) {
+  Ctx c;
+  busyFig.nRun++;
+  fuCopyDb(tplPath(iMode), WORK);
+  if (ctxOpen(&c, FV_VFS) != SQLITE_OK) FAIL("open: %s", sqlite3_errmsg(c.db));
+  if (op->xPrep(&c) != SQLITE_OK) FAIL("%s: preparation failed", op->zName);
+  if (bTimeout) sqlite3_busy_timeout(c.db, 20);
+  /* Against a writer the caller's own write comes once the lock is free. */
+  int bLateNote = bInTxn && eHold == HOLD_WRITE;
+  if (bInTxn && execf(&c, bLateNote ? "BEGIN; SAVEPOINT caller" : CALLER_BEGIN) != SQLITE_OK) {
+    FAIL("caller: %s", sqlite3_errmsg(c.db));
+  }
+  char *zBefore = fuDump(c.db, op->bConsumes);
+  char *zThirdBefore = thirdDump();
+
+  sqlite3 *pOther = NULL;
+  sqlite3_open_v2(WORK, &pOther, SQLITE_OPEN_READWRITE, FV_VFS);
+  const char *zHold = eHold == HOLD_READ ? "BEGIN; SELECT count(*) FROM raftlite_log"
+                                         : "BEGIN IMMEDIATE";
+  if (sqlite3_exec(pOther, zHold, NULL, NULL, NULL) != SQLITE_OK) {
+    FAIL("%s: %s", zHold, sqlite3_errmsg(pOther));
+  }
+
+  int rc = op->xCall(&c);
+  char zErr[300];
+  const char *zMsg = op->bSql ? sqlite3_errmsg(c.db) : raftlite_errmsg(c.store);
+  snprintf(zErr, sizeof(zErr), "%s", zMsg ? zMsg : "");
+  int bRetry = 1;
+  if (rc == SQLITE_OK && bInTxn && eHold == HOLD_READ) {
+    /* Inside the caller's transaction the commit is the caller's: the call
+    ** needs no more than the reserved lock, which a reader allows. */
+    busyFig.nOkInCaller++;
+    bRetry = 0;
+  } else if ((rc & 0xff) != SQLITE_BUSY) {
+    BPROBLEM("returned %d (%s), expected SQLITE_BUSY", rc, zErr);
+  } else {
+    busyFig.nBusy++;
+    if (sqlite3_get_autocommit(c.db) != !bInTxn) {
+      BPROBLEM("failed with SQLITE_BUSY and left autocommit %d (%s)",
+               sqlite3_get_autocommit(c.db), bInTxn ? "the caller's transaction is gone"
+                                                    : "a transaction is left open");
+    }
+    char *zFull = fuDump(c.db, op->bConsumes);
+    if (strcmp(zFull, zBefore) != 0) {
+      BPROBLEM("failed with SQLITE_BUSY but changed the store: %s", fuDiff(zFull, zBefore));
+    }
+    sqlite3_free(zFull);
+    if (bInTxn && !sqlite3_get_autocommit(c.db)) {
+      if (execf(&c, "RELEASE caller; SAVEPOINT caller") != SQLITE_OK) {
+        BPROBLEM("the caller's savepoint is gone: %s", sqlite3_errmsg(c.db));
+      } else if (queryI64(c.db, "SELECT count(*) FROM note") != !bLateNote) {
+        BPROBLEM("the caller's write is gone");
+      }
+    }
+  }
+  /* Nothing of a failed call (nor of the caller's open transaction) is
+  ** visible to others; a read lock is enough to look. */
+  if (eHold == HOLD_READ || iMode == 1) {
+    char *zThird = thirdDump();
+    if (strcmp(zThird, zThirdBefore) != 0) {
+      BPROBLEM("another connection sees a change: %s", fuDiff(zThird, zThirdBefore));
+    }
+    sqlite3_free(zThird);
+  }
+
+  /* The other connection ends; the same call goes through and is
+  ** durable. A failed install consumed its stream: prepare again. */
+  sqlite3_exec(pOther, "COMMIT", NULL, NULL, NULL);
+  sqlite3_close(pOther);
+  if (bLateNote && execf(&c, "INSERT INTO note VALUES ('caller')") != SQLITE_OK) {
+    BPROBLEM("the caller's write after the lock: %s", sqlite3_errmsg(c.db));
+  }
+  if (bRetry) {
+    if (op->bConsumes && (op->xPrep(&c) != SQLITE_OK)) BPROBLEM("preparing again failed");
+    rc = op->xCall(&c);
+    if (rc != SQLITE_OK) {
+      BPROBLEM("the call after the lock was released failed: %d %s", rc,
+               op->bSql ? sqlite3_errmsg(c.db) : raftlite_errmsg(c.store));
+    }
+  }
+  if (bInTxn && execf(&c, CALLER_END) != SQLITE_OK) {
+    BPROBLEM("the caller's COMMIT failed: %s", sqlite3_errmsg(c.db));
+  }
+  if (sqlite3_get_autocommit(c.db) != 1) BPROBLEM("a transaction is left open after success");
+  char *zThird = thirdDump();
+  if (op->bConsumes ? strcmp(zThird, zThirdBefore) == 0 : strcmp(zThird, r->zAfter) != 0) {
+    BPROBLEM("a new connection does not see the call: %s", fuDiff(zThird, r->zAfter));
+  }
+  sqlite3_free(zThird);
+  ctxClose(&c);
+  char *zDump = NULL;
+  const char *zCheck = reopenAndCheck(&zDump);
+  if (zCheck) BPROBLEM("reopened: %s", zCheck);
+  sqlite3_free(zDump);
+  sqlite3_free(zBefore);
+  sqlite3_free(zThirdBefore);
+}
+
+static void runBusy(int iMode, int eHold, int bTimeout, int bInTxn) {
+  makeTemplates();
+  for (int i = 0; i < NOP; i++) {
+    Refs r;
+    makeRefs(&aOp[i], iMode, bInTxn, &r);
+    runBusyOp(&aOp[i], iMode, eHold, bTimeout, bInTxn, &r);
+    refsFree(&r);
+  }
+}
+
+/* Rollback journal, a reader as the call commits: the commit cannot get
+** its exclusive lock. */
+TEST(busy, readerAtCommit) { runBusy(0, HOLD_READ, 0, 0); }
+TEST(busy, readerAtCommitTimeout) { runBusy(0, HOLD_READ, 1, 0); }
+TEST(busy, readerInCallerTxn) { runBusy(0, HOLD_READ, 0, 1); }
+/* Another writer: no write lock for the call. */
+TEST(busy, writerDelete) { runBusy(0, HOLD_WRITE, 0, 0); }
+TEST(busy, writerDeleteTimeout) { runBusy(0, HOLD_WRITE, 1, 0); }
+TEST(busy, writerDeleteInCallerTxn) { runBusy(0, HOLD_WRITE, 0, 1); }
+TEST(busy, writerWal) { runBusy(1, HOLD_WRITE, 0, 0); }
+TEST(busy, writerWalTimeout) { runBusy(1, HOLD_WRITE, 1, 0); }
+TEST(busy, writerWalInCallerTxn) { runBusy(1, HOLD_WRITE, 0, 1); }
+
+/******************************************************************************
  * Main
  *****************************************************************************/
 
@@ -672,6 +826,9 @@ int main(int argc, char **argv) {
          " disk), %ld caller transactions rolled back by SQLite, %ld problems\n",
          fig.nRun, fig.nFired, fig.nFailed, fig.nSucceededAnyway, fig.nBroken,
          fig.nCommitUnknown, fig.nCallerLost, fig.nProblem);
+  printf("busy: %ld calls against a held lock, %ld failed with SQLITE_BUSY, %ld succeeded"
+         " inside the caller's transaction (a reader does not block them), %ld problems\n",
+         busyFig.nRun, busyFig.nBusy, busyFig.nOkInCaller, busyFig.nProblem);
   printf("fault: runs by class:");
   for (int i = 0; i < FV_NCLASS; i++) printf(" %s %ld", fvClassName(i), fig.aRunByClass[i]);
   printf("\n");
