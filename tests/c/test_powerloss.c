@@ -19,9 +19,16 @@
 ** seeds) with some kept and some torn.
 **
 ** Variants: rollback journal DELETE with synchronous FULL and EXTRA,
-** TRUNCATE and PERSIST with FULL, WAL with FULL: no loss allowed. The control, WAL with synchronous NORMAL (a
-** store opened with RAFTLITE_OPEN_RELAXED): must lose acknowledged calls,
-** or the harness cannot see losses and the test fails.
+** TRUNCATE and PERSIST with FULL, WAL with FULL: no loss allowed. The
+** control, WAL with synchronous NORMAL (a store opened with
+** RAFTLITE_OPEN_RELAXED, and the SQL steps made through the C API, since
+** the SQL functions accept durable settings only): must lose acknowledged
+** calls, or the harness cannot see losses and the test fails.
+**
+** DELETE with FULL loses: SQLite commits by unlinking the journal and syncs
+** the directory after the unlink only with synchronous=EXTRA (xDelete's
+** dirSync); until the directory is synced again, a power cut brings the
+** journal back, hot, and the next open rolls the acknowledged call back.
 **
 ** argv[1] filters the variants as harness.h does; RAFTLITE_POWERLOSS_SEEDS
 ** sets the number of torn seeds per crash point (2).
