@@ -4,6 +4,11 @@
 .mode box
 .load build/raftlite
 
+.print '-- Durable settings first: a successful call must survive a power cut.'
+.print '-- WAL with synchronous=FULL (a rollback journal would need EXTRA).'
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = FULL;
+
 .print '-- Install the store: tables, triggers and virtual tables in main.'
 SELECT raft_install() AS schema_version, raft_version() AS library;
 

@@ -118,6 +118,17 @@ static const struct RlMessage {
      "SQLite rolled back the transaction during this call (after an "
      "out-of-memory or I/O error): the call stopped before writing outside "
      "it, and changed nothing"},
+    [RL_MSG_NOT_DURABLE_DELETE] = {RAFTLITE_NO_VIOLATION, SQLITE_MISUSE,
+     "PRAGMA %s.journal_mode is DELETE and synchronous is FULL (2): a "
+     "commit is the journal's deletion, which survives a power cut only "
+     "with synchronous=EXTRA; use EXTRA, or journal_mode WAL, TRUNCATE or "
+     "PERSIST"},
+    [RL_MSG_APPLY_BELOW] = {RAFTLITE_LOG_ID_MISMATCH, SQLITE_CONSTRAINT,
+     "applying %s would leave %s below it in the log with a greater term "
+     "(index and log id would disagree, and no later write could follow)"},
+    [RL_MSG_SM_RESTORE_REJECTED] = {RAFTLITE_SNAPSHOT_INVALID, SQLITE_CONSTRAINT,
+     "the state machine's restore callback rejected the snapshot's bytes "
+     "with code %d (%s); nothing was installed"},
     [RL_MSG_CHECKS_OFF] = {RAFTLITE_NO_VIOLATION, SQLITE_MISUSE,
      "PRAGMA ignore_check_constraints is ON: the store's rules include "
      "CHECK constraints, so raftlite refuses to write; set it OFF"},

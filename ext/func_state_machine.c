@@ -158,9 +158,16 @@ static int decodeMeta(RlStore *p, sqlite3_value *pJson, raftlite_snapshot_meta *
       "  ('snapshot_id', 'last_log_id', 'membership', 'membership_log_id'))",
       -1, &pStmt, NULL);
   if (rc != SQLITE_OK) return rlFailSqlite(p, rc);
-  sqlite3_bind_value(pStmt, 1, pJson);
+  rc = sqlite3_bind_value(pStmt, 1, pJson);
+  int rcStep = rc == SQLITE_OK ? sqlite3_step(pStmt) : rc;
+  if (rlIsResourceError(rcStep)) {
+    /* Out of memory is no verdict on the meta. */
+    int rcOut = rlFailSqlite(p, rcStep);
+    sqlite3_finalize(pStmt);
+    return rcOut;
+  }
   const char *zWhy = NULL;
-  if (sqlite3_step(pStmt) != SQLITE_ROW) {
+  if (rcStep != SQLITE_ROW) {
     zWhy = sqlite3_errmsg(p->db);
   } else if (!sqlite3_column_int(pStmt, 0)) {
     zWhy = "not an object";

@@ -330,6 +330,21 @@ static int applyOne(RlStore *p, const raftlite_entry *e, const RlLogId *pPrev,
     return rlFail(p, RL_MSG_APPLY_NOT_CONSECUTIVE,
                   rlLogIdText(&pState->applied, zA), rlLogIdText(&got, zB));
   }
+  if (p->eKind == RAFTLITE_INVALID_MEMBERSHIP) {
+    /* A membership entry whose term differs from the log's entry at its
+    ** index breaks LogIdMismatch, whatever its JSON: the state's two
+    ** triggers race to report, so ask the log. */
+    int bHeld = 0;
+    i64 iTerm = 0;
+    char *zErr = p->zErrMsg;
+    p->zErrMsg = NULL;
+    int rcRead = rlReadEntryTerm(p, got.index, &bHeld, &iTerm);
+    rlResetError(p);
+    p->zErrMsg = zErr;
+    p->eKind = RAFTLITE_INVALID_MEMBERSHIP;
+    if (rcRead != SQLITE_OK) return rcRead;
+    if (bHeld && iTerm != got.term) p->eKind = RAFTLITE_LOG_ID_MISMATCH;
+  }
   if (p->eKind == RAFTLITE_LOG_ID_MISMATCH || p->eKind == RAFTLITE_DIRTY_LOG) {
     /* The entry that conflicts: at the same index, or the first above. */
     int bMismatch = p->eKind == RAFTLITE_LOG_ID_MISMATCH;
@@ -344,9 +359,26 @@ static int applyOne(RlStore *p, const raftlite_entry *e, const RlLogId *pPrev,
       held.term = sqlite3_column_int64(pRead, 1);
     }
     sqlite3_reset(pRead);
-    if (bMismatch) {
+    if (bMismatch && held.has && held.index == got.index && held.term != got.term) {
       return rlFail(p, RL_MSG_APPLY_MISMATCH, rlLogIdText(&held, zA),
                     rlLogIdText(&got, zB));
+    }
+    if (bMismatch) {
+      /* The entry that breaks the order lies below: the log's last entry
+      ** below the index (terms never decrease along the log). */
+      i64 iBelow = pState->last.has && pState->last.index < got.index
+                       ? pState->last.index : got.index - 1;
+      int bHeld = 0;
+      i64 iTerm = 0;
+      char *zErr = p->zErrMsg;
+      p->zErrMsg = NULL;
+      int rcRead = rlReadEntryTerm(p, iBelow, &bHeld, &iTerm);
+      rlResetError(p);
+      p->zErrMsg = zErr;
+      p->eKind = RAFTLITE_LOG_ID_MISMATCH;
+      if (rcRead != SQLITE_OK) return rcRead;
+      RlLogId below = {bHeld, iTerm, iBelow};
+      return rlFail(p, RL_MSG_APPLY_BELOW, rlLogIdText(&got, zA), rlLogIdText(&below, zB));
     }
     return rlFail(p, RL_MSG_DIRTY_LOG, rlLogIdText(&got, zA),
                   rlLogIdText(&held, zB));

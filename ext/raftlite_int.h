@@ -38,7 +38,7 @@ typedef sqlite3_int64 i64;
 /* Version of the stored schema (sql/NNN_*.sql); independent of the library
 ** version. Bump it with every change to sql/ and teach schema.c the
 ** upgrade. */
-#define RAFTLITE_SCHEMA_VERSION 1
+#define RAFTLITE_SCHEMA_VERSION 2
 
 /* ------------------------------------------------------------------ */
 /* Embedded schema (generated from sql/ by cmake/embed_sql.cmake).     */
@@ -112,6 +112,9 @@ typedef enum RlMsg {
   RL_MSG_BROKEN,
   RL_MSG_TXN_LOST,
   RL_MSG_CHECKS_OFF,
+  RL_MSG_SM_RESTORE_REJECTED,
+  RL_MSG_APPLY_BELOW,
+  RL_MSG_NOT_DURABLE_DELETE,
   RL_MSG_SNAPSHOT_MEMBERSHIP,
   RL_MSG_STREAM_GONE,
   RL_MSG_SM_SNAPSHOT_FAILED,
@@ -187,7 +190,7 @@ typedef enum RlStmtId {
   RL_STMT_SNAPSHOT_SET_SIZE,
   RL_STMT_SNAPSHOT_META,
   RL_STMT_SNAPSHOT_MAKE_CURRENT,
-  RL_STMT_SET_APPLIED_SNAPSHOT,
+  RL_STMT_SNAPSHOT_INSTALL,
   RL_STMT_SCHEMA_VERSION,
   RL_STMT_SM_APPLY_SQL,
   RL_STMT_TEMP_SCHEMA_VERSION,
@@ -228,6 +231,9 @@ sqlite3_stmt *rlStmt(RlStore *p, RlStmtId eId);
 /* SQLITE_OK, or SQLITE_ABORT when SQLite ended the call's transaction
 ** behind its back (then nothing more may be written). */
 int rlCheckInCall(RlStore *p);
+/* Whether rc says a resource ran out or was busy (memory, disk, a lock,
+** an interrupt): an error that is no verdict on the input. */
+int rlIsResourceError(int rc);
 
 /* Records a failure: a composed message (rlFail) or the connection's error
 ** (rlFailSqlite, which recognises trigger RAISE texts). Both return rc. */

@@ -95,8 +95,9 @@ static int readVersion(RlStore *p, i64 *piVersion) {
   return rc == SQLITE_OK ? rc : rlFailSqlite(p, rc);
 }
 
-/* Table changes from iFrom up to RAFTLITE_SCHEMA_VERSION. Version 1 is the
-** first: there is nothing to migrate yet. */
+/* Table changes from iFrom up to RAFTLITE_SCHEMA_VERSION. Version 2 adds
+** only a table (raftlite_snapshot_install, created by the files) and
+** triggers (re-made): nothing to migrate. */
 static int upgradeTables(RlStore *p, i64 iFrom) {
   (void)p;
   (void)iFrom;
@@ -207,10 +208,16 @@ static int checkObjects(RlStore *p, sqlite3 *pRef, sqlite3_str *pReport) {
     const char *zType = (const char *)sqlite3_column_text(pRefStmt, 0);
     const char *zName = (const char *)sqlite3_column_text(pRefStmt, 1);
     const char *zWant = (const char *)sqlite3_column_text(pRefStmt, 2);
-    sqlite3_bind_text(pStmt, 1, zName, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(pStmt, 2, zType, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(pStmt) != SQLITE_ROW) {
+    /* A failed bind or step is an error, never a finding. */
+    rc = sqlite3_bind_text(pStmt, 1, zName, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(pStmt, 2, zType, -1, SQLITE_TRANSIENT);
+    int rcStep = rc == SQLITE_OK ? sqlite3_step(pStmt) : rc;
+    if (rcStep == SQLITE_DONE) {
       report(pReport, "SchemaAltered: %s %s is missing", zType, zName);
+    } else if (rcStep != SQLITE_ROW) {
+      sqlite3_reset(pStmt);
+      rc = rcStep;
+      break;
     } else if (strcmp((const char *)sqlite3_column_text(pStmt, 2), zWant) != 0) {
       report(pReport, "SchemaAltered: %s %s differs from this library's", zType,
              zName);
@@ -235,9 +242,15 @@ static int checkObjects(RlStore *p, sqlite3 *pRef, sqlite3_str *pReport) {
                             -1, &pRefStmt, NULL);
   }
   while (rc == SQLITE_OK && sqlite3_step(pStmt) == SQLITE_ROW) {
-    sqlite3_bind_value(pRefStmt, 1, sqlite3_column_value(pStmt, 0));
-    sqlite3_bind_value(pRefStmt, 2, sqlite3_column_value(pStmt, 1));
-    if (sqlite3_step(pRefStmt) != SQLITE_ROW) {
+    rc = sqlite3_bind_value(pRefStmt, 1, sqlite3_column_value(pStmt, 0));
+    if (rc == SQLITE_OK) rc = sqlite3_bind_value(pRefStmt, 2, sqlite3_column_value(pStmt, 1));
+    int rcStep = rc == SQLITE_OK ? sqlite3_step(pRefStmt) : rc;
+    if (rcStep != SQLITE_ROW && rcStep != SQLITE_DONE) {
+      sqlite3_reset(pRefStmt);
+      rc = rcStep;
+      break;
+    }
+    if (rcStep == SQLITE_DONE) {
       report(pReport, "SchemaAltered: unexpected %s %s on %s",
              sqlite3_column_text(pStmt, 0), sqlite3_column_text(pStmt, 1),
              sqlite3_column_text(pStmt, 2));
@@ -255,10 +268,7 @@ static int checkObjects(RlStore *p, sqlite3 *pRef, sqlite3_str *pReport) {
       "SELECT 'virtual table ' || v.column1 || ' is missing' FROM (VALUES"
       " ('raft_log'), ('raft_hard_state'), ('raft_state'), ('raft_snapshot')) AS v"
       " WHERE NOT EXISTS (SELECT 1 FROM \"%w\".sqlite_schema"
-      " WHERE name = v.column1 AND sql LIKE 'CREATE VIRTUAL TABLE%%')"
-      " UNION ALL SELECT 'unexpected temp trigger ' || name || ' on ' || tbl_name"
-      " FROM temp.sqlite_schema WHERE type = 'trigger'"
-      " AND tbl_name LIKE 'raftlite\\_%%' ESCAPE '\\'",
+      " WHERE name = v.column1 AND sql LIKE 'CREATE VIRTUAL TABLE%%')",
       p->zSchema);
   if (zSql == NULL) return SQLITE_NOMEM;
   rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, NULL);
@@ -267,7 +277,41 @@ static int checkObjects(RlStore *p, sqlite3 *pRef, sqlite3_str *pReport) {
     report(pReport, "SchemaAltered: %s", sqlite3_column_text(pStmt, 0));
   }
   if (rc == SQLITE_OK) rc = sqlite3_finalize(pStmt);
-  return rc;
+  else sqlite3_finalize(pStmt);
+  if (rc != SQLITE_OK || sqlite3_stricmp(p->zSchema, "temp") == 0) return rc;
+
+  /* Temp triggers on raftlite_* tables. A store installed in temp has its
+  ** own, exactly this library's: those are no tampering. Any other could
+  ** RAISE(IGNORE) a write past the store's rules. */
+  rc = sqlite3_prepare_v2(p->db,
+                          "SELECT name, tbl_name, sql FROM temp.sqlite_schema"
+                          " WHERE type = 'trigger'"
+                          " AND tbl_name LIKE 'raftlite\\_%' ESCAPE '\\'",
+                          -1, &pStmt, NULL);
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_prepare_v2(pRef,
+                            "SELECT 1 FROM sqlite_schema WHERE type = 'trigger'"
+                            " AND name = ?1 AND sql = ?2",
+                            -1, &pRefStmt, NULL);
+  }
+  while (rc == SQLITE_OK && sqlite3_step(pStmt) == SQLITE_ROW) {
+    rc = sqlite3_bind_value(pRefStmt, 1, sqlite3_column_value(pStmt, 0));
+    if (rc == SQLITE_OK) rc = sqlite3_bind_value(pRefStmt, 2, sqlite3_column_value(pStmt, 2));
+    int rcStep = rc == SQLITE_OK ? sqlite3_step(pRefStmt) : rc;
+    if (rcStep != SQLITE_ROW && rcStep != SQLITE_DONE) {
+      sqlite3_reset(pRefStmt);
+      rc = rcStep;
+      break;
+    }
+    if (rcStep == SQLITE_DONE) {
+      report(pReport, "SchemaAltered: unexpected temp trigger %s on %s",
+             sqlite3_column_text(pStmt, 0), sqlite3_column_text(pStmt, 1));
+    }
+    rc = sqlite3_reset(pRefStmt);
+  }
+  sqlite3_finalize(pRefStmt);
+  int rc2 = sqlite3_finalize(pStmt);
+  return rc == SQLITE_OK ? rc2 : rc;
 }
 
 /* Each query returns rows of one problem each: (kind, detail). They re-check
@@ -297,6 +341,27 @@ static const char *const azStateCheck[] = {
     " %d-%d', s.applied_term, s.applied_index, e.term, e.idx)"
     " FROM $S.raftlite_state AS s JOIN $S.raftlite_log AS e"
     " ON e.idx = s.applied_index WHERE e.term <> s.applied_term",
+    /* ids-ordered: no entry below last_applied with a greater term */
+    "SELECT 'LogIdMismatch', format('entry %d-%d is below last applied log id"
+    " %d-%d by index but above it by log id', e.term, e.idx, s.applied_term,"
+    " s.applied_index) FROM $S.raftlite_state AS s JOIN $S.raftlite_log AS e"
+    " ON e.idx < s.applied_index WHERE e.term > s.applied_term",
+    /* snapshot-install: a command, empty at rest */
+    "SELECT 'SchemaAltered', format('raftlite_snapshot_install holds %d rows,"
+    " not 0', count(*)) FROM $S.raftlite_snapshot_install HAVING count(*) > 0",
+    /* snapshot-bytes-fixed: chunks lie within the size of a stored snapshot */
+    "SELECT 'SnapshotInvalid', format('snapshot %s: a chunk at offset %d lies"
+    " outside its %d bytes', quote(s.snapshot_id), c.seq * 65536, s.size)"
+    " FROM $S.raftlite_snapshot AS s JOIN $S.raftlite_snapshot_chunk AS c"
+    " ON c.snapshot = s.id WHERE s.snapshot_id IS NOT NULL"
+    " AND (c.seq * 65536 >= s.size OR length(c.data) > 65536)",
+    "SELECT 'SnapshotInvalid', format('snapshot %s: %d of its %d bytes are"
+    " missing', quote(s.snapshot_id), s.size - coalesce((SELECT sum(min(length(c.data),"
+    " s.size - c.seq * 65536)) FROM $S.raftlite_snapshot_chunk AS c"
+    " WHERE c.snapshot = s.id), 0), s.size) FROM $S.raftlite_snapshot AS s"
+    " WHERE s.snapshot_id IS NOT NULL AND s.size > coalesce((SELECT"
+    " sum(min(length(c.data), s.size - c.seq * 65536))"
+    " FROM $S.raftlite_snapshot_chunk AS c WHERE c.snapshot = s.id), 0)",
     /* no-dirty-log */
     "SELECT 'DirtyLog', format('entry %d-%d above last applied log id %d-%d',"
     " e.term, e.idx, s.applied_term, s.applied_index)"
@@ -391,9 +456,17 @@ static int checkMemberships(RlStore *p, sqlite3 *pRef, sqlite3_str *pReport) {
                             -1, &pCheck, NULL);
   }
   while (rc == SQLITE_OK && sqlite3_step(pStmt) == SQLITE_ROW) {
-    sqlite3_bind_value(pCheck, 1, sqlite3_column_value(pStmt, 1));
+    rc = sqlite3_bind_value(pCheck, 1, sqlite3_column_value(pStmt, 1));
+    if (rc != SQLITE_OK) break;
     sqlite3_step(pCheck);
-    if (sqlite3_reset(pCheck) != SQLITE_OK) {
+    /* The validator's verdict is a trigger's RAISE or malformed JSON (an
+    ** error of the JSON functions); out of memory is no verdict. */
+    int rcCheck = sqlite3_reset(pCheck);
+    if (rlIsResourceError(rcCheck)) {
+      rc = rcCheck;
+      break;
+    }
+    if (rcCheck != SQLITE_OK) {
       report(pReport, "InvalidMembership: %s", sqlite3_column_text(pStmt, 0));
     }
   }
@@ -408,14 +481,14 @@ static int tablesPresent(RlStore *p, int *pbAll) {
       "SELECT count(*) FROM \"%w\".sqlite_schema WHERE type = 'table'"
       " AND name IN ('raftlite_meta', 'raftlite_hard_state', 'raftlite_log',"
       " 'raftlite_state', 'raftlite_snapshot', 'raftlite_snapshot_chunk',"
-      " 'raftlite_membership_check')",
+      " 'raftlite_membership_check', 'raftlite_snapshot_install')",
       p->zSchema);
   if (zSql == NULL) return SQLITE_NOMEM;
   sqlite3_stmt *pStmt = NULL;
   int rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, NULL);
   sqlite3_free(zSql);
   *pbAll = rc == SQLITE_OK && sqlite3_step(pStmt) == SQLITE_ROW &&
-           sqlite3_column_int(pStmt, 0) == 7;
+           sqlite3_column_int(pStmt, 0) == 8;
   int rc2 = sqlite3_finalize(pStmt);
   return rc == SQLITE_OK ? rc2 : rc;
 }

@@ -35,16 +35,17 @@ struct raftlite_snapshot {
 };
 
 static int execOnRow(RlStore *p, const char *zTemplate, i64 iRow) {
+  int rc = rlCheckInCall(p);
+  if (rc != SQLITE_OK) return rc;
   char *zSql = rlExpandSchema(zTemplate, p->zSchema);
   if (zSql == NULL) return SQLITE_NOMEM;
   sqlite3_stmt *pStmt = NULL;
-  int rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, NULL);
+  rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, NULL);
   sqlite3_free(zSql);
-  if (rc == SQLITE_OK) {
-    sqlite3_bind_int64(pStmt, 1, iRow);
-    sqlite3_step(pStmt);
-    rc = sqlite3_finalize(pStmt);
-  }
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(pStmt, 1, iRow);
+  if (rc == SQLITE_OK) sqlite3_step(pStmt);
+  int rcFinal = sqlite3_finalize(pStmt);
+  if (rc == SQLITE_OK) rc = rcFinal;
   return rc == SQLITE_OK ? rc : rlFailSqlite(p, rc);
 }
 
@@ -328,24 +329,41 @@ int rlGetCurrentSnapshot(RlStore *p, raftlite_snapshot_meta *pMeta,
   return rc;
 }
 
-/* Makes row iRow, with the meta given, the current snapshot, and deletes
-** every other stored snapshot (receiving streams are kept). */
-static int makeCurrent(RlStore *p, i64 iRow, const raftlite_snapshot_meta *pMeta) {
+/* Seals row iRow with the meta given (its bytes are fixed from now on) and
+** deletes every other stored snapshot (receiving streams are kept). A built
+** snapshot, as of last_applied, becomes current at once (bCurrent); an
+** installed one through raftlite_snapshot_install. */
+static int sealSnapshot(RlStore *p, i64 iRow, const raftlite_snapshot_meta *pMeta,
+                        int bCurrent) {
   sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_SNAPSHOT_MAKE_CURRENT);
   if (pStmt == NULL) return SQLITE_ERROR;
-  sqlite3_bind_text(pStmt, 1, pMeta->snapshot_id, -1, SQLITE_TRANSIENT);
+  /* Text binds copy (an allocation): a failed one would store NULLs. */
+  int rc = sqlite3_bind_text(pStmt, 1, pMeta->snapshot_id, -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64(pStmt, 2, (i64)pMeta->last_log_id.term);
   sqlite3_bind_int64(pStmt, 3, (i64)pMeta->last_log_id.index);
-  if (pMeta->has_membership) {
+  if (pMeta->has_membership && rc == SQLITE_OK) {
     sqlite3_bind_int64(pStmt, 4, (i64)pMeta->membership_log_id.term);
     sqlite3_bind_int64(pStmt, 5, (i64)pMeta->membership_log_id.index);
-    sqlite3_bind_text(pStmt, 6, pMeta->membership_json ? pMeta->membership_json : "",
-                      -1, SQLITE_TRANSIENT);
+    rc = sqlite3_bind_text(pStmt, 6, pMeta->membership_json ? pMeta->membership_json : "",
+                           -1, SQLITE_TRANSIENT);
   }
   sqlite3_bind_int64(pStmt, 7, iRow);
+  sqlite3_bind_int(pStmt, 8, bCurrent);
+  if (rc != SQLITE_OK) return SQLITE_NOMEM;
+  /* A stored snapshot's chunks are dense: parts never written (a writer
+  ** that sought past them) become zero chunks now, so that a missing chunk
+  ** always means damage (raft_check) and never "zeros". */
+  rc = execOnRow(p, "INSERT INTO $S.raftlite_snapshot_chunk(snapshot, seq, data)"
+                        " WITH RECURSIVE seqs(n) AS (SELECT 0 UNION ALL"
+                        " SELECT n + 1 FROM seqs WHERE n + 1 < (SELECT"
+                        " (size + 65535) / 65536 FROM $S.raftlite_snapshot WHERE id = ?1))"
+                        " SELECT ?1, n, zeroblob(65536) FROM seqs"
+                        " WHERE (SELECT size FROM $S.raftlite_snapshot WHERE id = ?1) > 0"
+                        " AND NOT EXISTS (SELECT 1 FROM $S.raftlite_snapshot_chunk"
+                        " WHERE snapshot = ?1 AND seq = n)", iRow);
   /* The previous snapshot goes first: the new one may carry the same id (a
   ** leader sending its snapshot again). A refusal rolls all of it back. */
-  int rc = execOnRow(p, "DELETE FROM $S.raftlite_snapshot"
+  if (rc == SQLITE_OK) rc = execOnRow(p, "DELETE FROM $S.raftlite_snapshot"
                         " WHERE id <> ?1 AND snapshot_id IS NOT NULL", iRow);
   if (rc == SQLITE_OK) {
     sqlite3_step(pStmt);
@@ -389,7 +407,7 @@ int rlBuildSnapshot(RlStore *p, raftlite_snapshot_meta *pMeta,
       sqlite3_snprintf(sizeof(meta.snapshot_id), meta.snapshot_id, "%lld-%lld-%lld",
                        (i64)meta.last_log_id.term, (i64)meta.last_log_id.index,
                        w->iRow);
-      rc = makeCurrent(p, w->iRow, &meta);
+      rc = sealSnapshot(p, w->iRow, &meta, 1);
     }
   }
   rc = rlEnd(p, rc);
@@ -432,6 +450,8 @@ int rlInstallSnapshot(RlStore *p, const raftlite_snapshot_meta *pMeta,
     rc = rlBegin(p);
     bBegun = rc == SQLITE_OK;
   }
+  /* A stream reclaimed by another handle's open fails as its writes do. */
+  if (rc == SQLITE_OK) rc = streamAlive(pData);
   if (rc == SQLITE_OK) rc = rlReadState(p, &state);
 
   RlLogId last = {1, (i64)pMeta->last_log_id.term, (i64)pMeta->last_log_id.index};
@@ -466,14 +486,18 @@ int rlInstallSnapshot(RlStore *p, const raftlite_snapshot_meta *pMeta,
     if (p->sm.restore) {
       rc = p->sm.restore(p->sm.ctx, p->db, pData);
       if (rc != SQLITE_OK && p->zErrMsg == NULL) {
-        rlFail(p, RL_MSG_SM_RESTORE_FAILED, rc, sqlite3_errstr(rc));
+        /* Bytes the state machine cannot take are SnapshotInvalid; running
+        ** out of memory or disk is not a verdict on the bytes. The
+        ** callback's code is returned either way. */
+        rlFail(p, rlIsResourceError(rc) ? RL_MSG_SM_RESTORE_FAILED : RL_MSG_SM_RESTORE_REJECTED,
+               rc, sqlite3_errstr(rc));
       }
     } else {
       rc = rlSmRestore(p, pData, pMeta);
     }
   }
   if (rc == SQLITE_OK) {
-    rc = makeCurrent(p, iRow, pMeta);
+    rc = sealSnapshot(p, iRow, pMeta, 0);
     if (p->eKind == RAFTLITE_INVALID_MEMBERSHIP ||
         (rc != SQLITE_OK && p->zErrMsg && strstr(p->zErrMsg, "malformed JSON"))) {
       RlLogId at = {1, (i64)pMeta->membership_log_id.term, (i64)pMeta->membership_log_id.index};
@@ -485,10 +509,11 @@ int rlInstallSnapshot(RlStore *p, const raftlite_snapshot_meta *pMeta,
   }
   /* last_applied and the applied membership jump to the snapshot's. */
   if (rc == SQLITE_OK) {
-    sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_SET_APPLIED_SNAPSHOT);
+    sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_SNAPSHOT_INSTALL);
     if (pStmt == NULL) {
-      rc = SQLITE_ERROR;
+      rc = p->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
     } else {
+      sqlite3_bind_int64(pStmt, 1, iRow);
       sqlite3_step(pStmt);
       rc = sqlite3_reset(pStmt);
       if (rc != SQLITE_OK) rc = rlFailSqlite(p, rc);
@@ -496,8 +521,11 @@ int rlInstallSnapshot(RlStore *p, const raftlite_snapshot_meta *pMeta,
   }
   if (rc == SQLITE_OK) rc = rlPurge(p, last.index, 1, last.term, NULL);
   if (bBegun) rc = rlEnd(p, rc);
-  if (rc != SQLITE_OK && iRow > 0 && pData->pStore == p) {
-    /* The stream is consumed either way: drop its bytes, keep the error. */
+  if (rc != SQLITE_OK && iRow > 0 && pData->pStore == p && !rlIsResourceError(rc)) {
+    /* A refused stream is consumed: drop its bytes, keep the error. After
+    ** a resource error (memory, disk, busy) the bytes stay, whole, for the
+    ** next raftlite_open to reclaim: the delete would likely fail too, and
+    ** must not commit on its own. */
     char *zErr = p->zErrMsg;
     raftlite_violation_kind eKind = p->eKind;
     p->zErrMsg = NULL;

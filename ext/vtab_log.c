@@ -435,6 +435,9 @@ static sqlite3_module logModule = {
     /* xRelease    */ 0,
     /* xRollbackTo */ 0,
     /* xShadowName */ 0,
+#if SQLITE_VERSION_NUMBER >= 3044000
+    /* xIntegrity */ 0,
+#endif
 };
 
 int rlRegisterVtabLog(sqlite3 *db) {

@@ -188,6 +188,9 @@ static sqlite3_module queryModule = {
     /* xRelease    */ 0,
     /* xRollbackTo */ 0,
     /* xShadowName */ 0,
+#if SQLITE_VERSION_NUMBER >= 3044000
+    /* xIntegrity */ 0,
+#endif
 };
 
 int rlRegisterQueryVtab(sqlite3 *db, const RlQueryVtab *pDef) {

@@ -1,4 +1,4 @@
--- raftlite backing tables, schema version 1.
+-- raftlite backing tables, schema version 2.
 --
 -- These files are the single source of truth for the store's layout and
 -- rules. The build embeds them into the extension; raft_install() runs them
@@ -105,6 +105,14 @@ CREATE TABLE IF NOT EXISTS raftlite_snapshot_chunk(
   seq      INTEGER NOT NULL CHECK (seq >= 0),
   data     BLOB NOT NULL,
   UNIQUE (snapshot, seq)
+) STRICT;
+
+-- A command, not storage: inserting a snapshot's row id installs it (see
+-- 006_snapshot.sql). The row lives only while its own statement runs, and
+-- its presence is how the state's triggers tell an install from a raw
+-- jump of last_applied: no statement can begin with a row here.
+CREATE TABLE IF NOT EXISTS raftlite_snapshot_install(
+  snapshot INTEGER NOT NULL
 ) STRICT;
 
 -- A validator, not storage: inserting a membership JSON text runs the

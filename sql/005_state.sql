@@ -8,12 +8,19 @@
 -- entry's term; purging past the last entry never goes below it.
 -- INVARIANT(apply-consecutive): last_applied moves up one index at a time
 -- to a greater log id (any first index on a fresh state machine), or jumps
--- to the current snapshot's last log id (install_snapshot); it is never
--- cleared. An entry present at that index carries the same term.
+-- to a snapshot's last log id within that snapshot's install (a row of
+-- raftlite_snapshot_install exists only then); it is never cleared. An
+-- entry present at that index carries the same term.
+-- INVARIANT(ids-ordered): the entries, last_purged and last_applied are
+-- ordered the same by index as by log id: no entry below last_applied
+-- carries a greater term (an apply at 0-10 over a log 1-1, 1-2 would wedge
+-- the store: every later append, purge and truncate refused).
 -- INVARIANT(no-dirty-log): no entry above last_applied has a log id lower
 -- than last_applied.
 -- INVARIANT(membership-applied): the applied membership is a valid
--- membership carried by a log id at or below last_applied.
+-- membership carried by a log id at or below last_applied. It changes only
+-- by applying a membership entry (its id becomes last_applied in the same
+-- statement) or within a snapshot's install.
 -- INVARIANT(truncate-above-applied): truncation starts above last_applied.
 
 CREATE TRIGGER IF NOT EXISTS raftlite_state_insert
@@ -72,7 +79,8 @@ BEGIN
          AND NOT (new.applied_index = old.applied_index + 1
                   AND new.applied_term >= old.applied_term)
          AND NOT EXISTS (
-           SELECT 1 FROM raftlite_snapshot AS s
+           SELECT 1 FROM raftlite_snapshot_install AS i
+           JOIN raftlite_snapshot AS s ON s.id = i.snapshot
            WHERE s.is_current = 1
              AND s.last_term = new.applied_term
              AND s.last_index = new.applied_index
@@ -82,8 +90,19 @@ BEGIN
   SELECT RAISE(ABORT, 'raft_state: LogIdMismatch')
   FROM raftlite_log AS e
   WHERE e.idx = new.applied_index AND e.term <> new.applied_term;
-  -- Terms never decrease along the log, so the first entry above
-  -- last_applied has the lowest term of them all: one lookup, not a scan.
+  -- last_purged stays at or below last_applied by index too; an install
+  -- moves it to the new last_applied in the same statement.
+  SELECT RAISE(ABORT, 'raft_state: PurgeNonApplied')
+  WHERE new.applied_index < new.purged_index
+    AND NOT EXISTS (SELECT 1 FROM raftlite_snapshot_install);
+  -- Terms never decrease along the log, so the last entry below
+  -- last_applied has the greatest term of those below it ...
+  SELECT RAISE(ABORT, 'raft_state: LogIdMismatch')
+  FROM (SELECT term FROM raftlite_log WHERE idx < new.applied_index
+        ORDER BY idx DESC LIMIT 1) AS prev
+  WHERE prev.term > new.applied_term;
+  -- ... and the first entry above it the lowest of those above: one
+  -- lookup each, not a scan.
   SELECT RAISE(ABORT, 'raft_state: DirtyLog')
   FROM (SELECT term FROM raftlite_log WHERE idx > new.applied_index
         ORDER BY idx LIMIT 1) AS next
@@ -95,25 +114,26 @@ BEFORE UPDATE OF membership_term, membership_index, membership ON raftlite_state
 WHEN (new.membership_term IS NOT old.membership_term
       OR new.membership_index IS NOT old.membership_index
       OR new.membership IS NOT old.membership)
-  -- install_snapshot: exactly the current snapshot's membership, as
+  -- install_snapshot: exactly the installed snapshot's membership, as
   -- last_applied becomes its last log id.
   AND NOT EXISTS (
-    SELECT 1 FROM raftlite_snapshot AS s
+    SELECT 1 FROM raftlite_snapshot_install AS i
+    JOIN raftlite_snapshot AS s ON s.id = i.snapshot
     WHERE s.is_current = 1
       AND s.last_term = new.applied_term AND s.last_index = new.applied_index
       AND s.membership_term IS new.membership_term
       AND s.membership_index IS new.membership_index
       AND s.membership IS new.membership)
 BEGIN
-  -- Otherwise a membership carried by a greater log id, not above
-  -- last_applied, and the one the log holds at that id if it holds it.
+  -- Otherwise the membership entry applied by this very statement: its id
+  -- is the new last_applied, one step above the old one, and the log's
+  -- entry at that index if the log holds it.
   SELECT RAISE(ABORT, 'raft_state: InvalidMembership')
   WHERE new.membership IS NULL
-     OR (new.membership_term, new.membership_index)
-        > (new.applied_term, new.applied_index)
-     OR (old.membership_index IS NOT NULL
-         AND (new.membership_term, new.membership_index)
-             <= (old.membership_term, old.membership_index))
+     OR new.membership_term IS NOT new.applied_term
+     OR new.membership_index IS NOT new.applied_index
+     OR (old.applied_index IS NOT NULL
+         AND new.applied_index IS NOT old.applied_index + 1)
      OR EXISTS (SELECT 1 FROM raftlite_log
                 WHERE idx = new.membership_index
                   AND (term <> new.membership_term OR kind <> 'membership'

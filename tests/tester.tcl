@@ -18,7 +18,23 @@
 # Tcl binding trap: the sqlite3 package binds $var by its internal type;
 # `set x 5` binds TEXT. Use literals or [expr {...}] for integers.
 
-package require sqlite3
+# $env(RAFTLITE_SQLITE_VERSION), set when the build uses another SQLite
+# (cmake -DRAFTLITE_SQLITE_DIR, scripts/test-sqlite-versions): exactly that
+# version of the sqlite3 package, and its library must be that version too,
+# so a run never passes against the system's SQLite by mistake.
+if {[info exists ::env(RAFTLITE_SQLITE_VERSION)] && $::env(RAFTLITE_SQLITE_VERSION) ne ""} {
+  package require -exact sqlite3 $::env(RAFTLITE_SQLITE_VERSION)
+  sqlite3 ::version_db :memory:
+  set ::sqlite_version [::version_db one { SELECT sqlite_version() }]
+  ::version_db close
+  if {$::sqlite_version ne $::env(RAFTLITE_SQLITE_VERSION)} {
+    puts "tester.tcl: the sqlite3 package runs SQLite $::sqlite_version,\
+          not $::env(RAFTLITE_SQLITE_VERSION) (RAFTLITE_SQLITE_VERSION)"
+    exit 1
+  }
+} else {
+  package require sqlite3
+}
 
 set ::testprefix ""
 set ::nTest 0
@@ -39,6 +55,22 @@ proc result_matches {result expected} {
     return [string match $expected $result]
   }
   return [expr {$result eq $expected}]
+}
+
+# Errors SQLite raises itself ("unsafe use of f()", "no such table: t",
+# "CHECK constraint failed: ...") change wording across SQLite versions, so
+# tests never compare their text: they match only the names the message
+# must mention (a function, a table, a constraint), in order.
+#   [sqlite_error raft_purge()]    a pattern for an error message
+#   [sqlite_catch raft_purge()]    the same for catchsql's {1 message}
+proc regexp_quote {s} { regsub -all {[][{}()*+?.\\^$|]} $s {\\&} }
+proc sqlite_error {args} {
+  set re ""
+  foreach name $args { append re ".*" [regexp_quote $name] }
+  return "/^${re}.*\$/"
+}
+proc sqlite_catch {args} {
+  return "/^1 [string range [sqlite_error {*}$args] 2 end]"
 }
 
 proc do_test {name script expected} {
@@ -87,7 +119,11 @@ proc do_eqp_test {name sql expected} {
 }
 
 # Loads the extension into a connection (default: db).
+# Loads the extension into a connection and makes its main schema durable
+# as raftlite requires: the rollback journal's default synchronous=FULL
+# leaves the journal's unlink unsynced, so EXTRA.
 proc load_raftlite {{db db}} {
+  $db eval { PRAGMA main.synchronous = EXTRA }
   $db enable_load_extension 1
   $db eval { SELECT load_extension($::raftlite_ext) }
 }

@@ -34,6 +34,9 @@ static inline void fixtureOpen(Fixture *f, int bFresh) {
     fprintf(stderr, "cannot open %s\n", f->zPath);
     exit(2);
   }
+  /* A rollback journal is durable with EXTRA (FULL leaves the journal's
+  ** unlink unsynced): raftlite refuses less. */
+  sqlite3_exec(f->db, "PRAGMA synchronous=EXTRA", NULL, NULL, NULL);
   int rc = raftlite_open(f->db, "main", &f->store);
   if (rc != SQLITE_OK) {
     fprintf(stderr, "raftlite_open: %d\n", rc);
@@ -126,11 +129,16 @@ static inline char *dumpStore(sqlite3 *db) {
 }
 
 /* Asserts that `call` fails with rc and kind and leaves the store as it
-** was. */
+** was, and the connection's transaction state too (in a transaction or
+** not, as before the call). */
 #define ASSERT_REFUSED(call, wantRc, wantKind)                             \
   do {                                                                     \
     char *zBefore_ = dumpStore(F->db);                                     \
+    int bAutocommit_ = sqlite3_get_autocommit(F->db);                      \
     int rc_ = (call);                                                      \
+    if (sqlite3_get_autocommit(F->db) != bAutocommit_)                     \
+      FAIL("%s left the connection %s a transaction", #call,               \
+           bAutocommit_ ? "inside" : "outside");                          \
     char *zAfter_ = dumpStore(F->db);                                      \
     int same_ = strcmp(zBefore_, zAfter_) == 0;                            \
     sqlite3_free(zBefore_);                                                \

@@ -13,7 +13,7 @@
 
 /* Opening installs the store; opening again is harmless. */
 TEST(open, installsOnceAndReopens) {
-  ASSERT_INT(queryInt(F->db, "SELECT value FROM raftlite_meta WHERE name='schema_version'"), 1);
+  ASSERT_INT(queryInt(F->db, "SELECT value FROM raftlite_meta WHERE name='schema_version'"), 2);
   raftlite *second = NULL;
   ASSERT_INT(raftlite_open(F->db, NULL, &second), SQLITE_OK);
   raftlite_close(second);
@@ -49,6 +49,10 @@ TEST(open, refusesNonDurableSettings) {
   ASSERT_INT(raftlite_open(F->db, "main", &p), SQLITE_OK);
   raftlite_close(p);
   EXEC("PRAGMA journal_mode=DELETE");
+  ASSERT_INT(raftlite_open(F->db, "main", &p), SQLITE_MISUSE); /* DELETE needs EXTRA */
+  EXEC("PRAGMA synchronous=EXTRA");
+  ASSERT_INT(raftlite_open(F->db, "main", &p), SQLITE_OK);
+  raftlite_close(p);
 }
 
 /* A mutating call re-checks the settings: they may change after open. */
@@ -58,7 +62,16 @@ TEST(open, writesRecheckSettings) {
   ASSERT_REFUSED(raftlite_save_hard_state(F->store, &hs), SQLITE_MISUSE,
                  RAFTLITE_NO_VIOLATION);
   ASSERT(strstr(raftlite_errmsg(F->store), "synchronous") != NULL);
+  /* 2026-12-03: a rollback journal in DELETE mode needs EXTRA (FULL does
+  ** not sync the journal's unlink: a power cut can undo the commit). */
   EXEC("PRAGMA synchronous=FULL");
+  ASSERT_REFUSED(raftlite_save_hard_state(F->store, &hs), SQLITE_MISUSE,
+                 RAFTLITE_NO_VIOLATION);
+  ASSERT(strstr(raftlite_errmsg(F->store), "journal_mode is DELETE and synchronous is FULL") != NULL);
+  EXEC("PRAGMA journal_mode=TRUNCATE");
+  ASSERT_OK(raftlite_save_hard_state(F->store, &hs));
+  EXEC("PRAGMA journal_mode=DELETE; PRAGMA synchronous=EXTRA");
+  hs.current_term = 2;
   ASSERT_OK(raftlite_save_hard_state(F->store, &hs));
 }
 
@@ -435,6 +448,32 @@ TEST(apply, rules) {
   raftlite_entry badMembership = entry(1, 2, RAFTLITE_MEMBERSHIP, "[]");
   ASSERT_REFUSED(raftlite_apply_to_state_machine(F->store, &badMembership, 1, &r),
                  SQLITE_CONSTRAINT, RAFTLITE_INVALID_MEMBERSHIP);
+}
+
+/* 2026-12-03 (review): index order and log-id order never disagree. On a
+** fresh state machine over 1-1, 1-2, applying 0-10 would leave 1-2 below
+** last_applied by index and above it by log id, and refuse every later
+** append, purge and truncate. A membership entry whose term differs from
+** the log's breaks LogIdMismatch, not InvalidMembership. */
+TEST(apply, idsStayOrdered) {
+  ASSERT_OK(appendBlanks(F->store, 1, 1, 2));
+  raftlite_responses r;
+  raftlite_entry far = entry(0, 10, RAFTLITE_BLANK, NULL);
+  ASSERT_REFUSED(raftlite_apply_to_state_machine(F->store, &far, 1, &r), SQLITE_CONSTRAINT,
+                 RAFTLITE_LOG_ID_MISMATCH);
+  ASSERT_STR(raftlite_errmsg(F->store),
+             "LogIdMismatch: applying 0-10 would leave 1-2 below it in the log with a greater "
+             "term (index and log id would disagree, and no later write could follow)");
+  raftlite_entry member = entry(2, 1, RAFTLITE_MEMBERSHIP, "[[1]]");
+  ASSERT_REFUSED(raftlite_apply_to_state_machine(F->store, &member, 1, &r), SQLITE_CONSTRAINT,
+                 RAFTLITE_LOG_ID_MISMATCH);
+  ASSERT_STR(raftlite_errmsg(F->store), "LogIdMismatch: the log holds 1-1, got 2-1");
+  /* 1-10 keeps the order: the store goes on. */
+  raftlite_entry ok = entry(1, 10, RAFTLITE_BLANK, NULL);
+  ASSERT_OK(raftlite_apply_to_state_machine(F->store, &ok, 1, &r));
+  raftlite_responses_free(&r);
+  raftlite_entry next = entry(1, 11, RAFTLITE_BLANK, NULL);
+  ASSERT_OK(raftlite_append_to_log(F->store, &next, 1));
 }
 
 /* 2026-11-27 (review): an unknown kind is refused by apply as by append. */

@@ -103,6 +103,7 @@ static void *faultySetUp(void) {
   Faulty *f = calloc(1, sizeof(*f));
   if (sqlite3_open_v2("ioerr.db", &f->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                       "faulty") != SQLITE_OK ||
+      sqlite3_exec(f->db, "PRAGMA synchronous=EXTRA", NULL, NULL, NULL) != SQLITE_OK ||
       raftlite_open(f->db, "main", &f->store) != SQLITE_OK) {
     fprintf(stderr, "cannot open ioerr.db\n");
     exit(2);

@@ -154,7 +154,7 @@ static int kvSnapshot(void *ctx, sqlite3 *db, raftlite_snapshot *w) {
 
 static int kvRestore(void *ctx, sqlite3 *db, raftlite_snapshot *r) {
   Kv *kv = ctx;
-  if (kv->bFailRestore) return SQLITE_CORRUPT;
+  if (kv->bFailRestore) return kv->bFailRestore == 2 ? SQLITE_NOMEM : SQLITE_CORRUPT;
   int rc = sqlite3_exec(db, "DELETE FROM kv", NULL, NULL, NULL);
   char line[256];
   size_t n = 0;
@@ -386,10 +386,12 @@ TEST(install, refusals) {
   meta.membership_log_id.index = 6;
   meta.membership_json = "[[]]";
   ASSERT_INSTALL_REFUSED(&meta, "a=1\n", SQLITE_CONSTRAINT, RAFTLITE_INVALID_MEMBERSHIP);
-  /* The restore callback fails: its code, nothing changed. */
+  /* The restore callback rejects the bytes: its code, SnapshotInvalid
+  ** (2026-12-03, review), nothing changed. */
   meta.membership_json = "[[1]]";
   kv.bFailRestore = 1;
-  ASSERT_INSTALL_REFUSED(&meta, "a=1\n", SQLITE_CORRUPT, RAFTLITE_NO_VIOLATION);
+  ASSERT_INSTALL_REFUSED(&meta, "a=1\n", SQLITE_CORRUPT, RAFTLITE_SNAPSHOT_INVALID);
+  ASSERT(strstr(raftlite_errmsg(F->store), "rejected the snapshot's bytes with code 11") != NULL);
   kv.bFailRestore = 0;
   /* Values out of range. */
   meta.last_log_id.term = UINT64_MAX;
@@ -479,6 +481,47 @@ TEST(receive, reclaimedAtOpen) {
   ASSERT(s != NULL);
   raftlite_snapshot_close(s);
   raftlite_snapshot_meta_free(&meta);
+}
+
+/* 2026-12-03 (review): installing a stream that another handle's open
+** reclaimed fails as its writes do (SQLITE_ABORT), not as a rule of the
+** state; a restore callback out of memory is no verdict on the bytes: no
+** kind, and the received bytes stay for the next open to reclaim. */
+TEST(install, reclaimedStreamAndResourceErrors) {
+  Kv kv = {0};
+  useKv(F, &kv);
+  ASSERT_OK(appendApply(F->store, 1, 2));
+  raftlite_snapshot_meta meta;
+  memset(&meta, 0, sizeof(meta));
+  strcpy(meta.snapshot_id, "s9");
+  meta.last_log_id.term = 1;
+  meta.last_log_id.index = 9;
+  raftlite_snapshot *s = NULL;
+  raftlite_sm_changes ch;
+  ASSERT_OK(raftlite_begin_receiving_snapshot(F->store, &s));
+  ASSERT_OK(raftlite_snapshot_write(s, "a=1\n", 4));
+  raftlite *other = NULL;
+  ASSERT_INT(raftlite_open(F->db, "main", &other), SQLITE_OK); /* reclaims s */
+  raftlite_close(other);
+  char *zBefore = dumpStore(F->db);
+  ASSERT_INT(raftlite_install_snapshot(F->store, &meta, s, &ch), SQLITE_ABORT);
+  ASSERT_INT(raftlite_violation(F->store), RAFTLITE_NO_VIOLATION);
+  char *zAfter = dumpStore(F->db);
+  ASSERT_STR(zAfter, zBefore);
+  sqlite3_free(zAfter);
+  sqlite3_free(zBefore);
+  kv.bFailRestore = 2;
+  ASSERT_OK(raftlite_begin_receiving_snapshot(F->store, &s));
+  ASSERT_OK(raftlite_snapshot_write(s, "a=1\n", 4));
+  zBefore = dumpStore(F->db);
+  ASSERT_INT(raftlite_install_snapshot(F->store, &meta, s, &ch), SQLITE_NOMEM);
+  ASSERT_INT(raftlite_violation(F->store), RAFTLITE_NO_VIOLATION);
+  zAfter = dumpStore(F->db);
+  ASSERT_STR(zAfter, zBefore);
+  sqlite3_free(zAfter);
+  sqlite3_free(zBefore);
+  kv.bFailRestore = 0;
+  ASSERT_INT(sqlite3_get_autocommit(F->db), 1);
 }
 
 /* 2026-11-27 (review): snapshot ids never come back, so a stale read
