@@ -1,8 +1,9 @@
 /*
 ** test_crash.c — kill -9 at random moments of a mixed workload.
 **
-** Each round forks a child that opens the store (the real unix VFS,
-** synchronous=FULL) and runs a random mixed workload of the C API until it
+** Each round forks a child that opens the store (the real unix VFS, with
+** the settings raftlite requires: DELETE with synchronous=EXTRA, WAL with
+** FULL) and runs a random mixed workload of the C API until it
 ** is killed: appends of 1 to 4 entries of every kind and of varied sizes
 ** (up to 200 KB, beyond a 64 KiB chunk), votes, applies with a key-value
 ** state machine, purges, truncations, snapshots built, snapshots received
@@ -182,17 +183,25 @@ static int runCall(sqlite3 *db, raftlite *store, raftlite_snapshot **ppRecv, con
       return rc;
     }
     case OP_INSTALL: {
+      /* The membership as of the snapshot's last id: the store's own (the
+      ** log's last membership entry, else the applied one), which the
+      ** model computes the same. */
+      raftlite_applied_state as;
+      int rc = raftlite_get_membership(store, &as);
+      if (rc != SQLITE_OK) return rc;
       raftlite_snapshot_meta meta;
       memset(&meta, 0, sizeof(meta));
       meta.last_log_id = (raftlite_log_id){m->term, m->idx};
       snprintf(meta.snapshot_id, sizeof(meta.snapshot_id), "leader-%u", m->seed);
-      meta.has_membership = 1;
-      meta.membership_log_id = meta.last_log_id;
-      meta.membership_json = "[[1,2,3]]";
+      meta.has_membership = as.has_membership;
+      meta.membership_log_id = as.membership_log_id;
+      meta.membership_json = as.membership_json;
       raftlite_sm_changes ch;
       raftlite_snapshot *s = *ppRecv;
       *ppRecv = NULL; /* install's, whatever happens */
-      return s ? raftlite_install_snapshot(store, &meta, s, &ch) : SQLITE_MISUSE;
+      rc = s ? raftlite_install_snapshot(store, &meta, s, &ch) : SQLITE_MISUSE;
+      raftlite_applied_state_free(&as);
+      return rc;
     }
     case OP_INITIAL: {
       raftlite_log_state ls;
@@ -321,10 +330,10 @@ static int nextCall(raftlite *store, uint32_t *pr, int *pnInstallStep, Msg *m) {
 /* The control's child lies: it acknowledges each call before making it. */
 static int bEarlyAck = 0;
 
-static void child(const char *zPath, uint32_t seed, int fd) {
+static void child(const char *zPath, const char *zSync, uint32_t seed, int fd) {
   sqlite3 *db;
   raftlite *store;
-  int rc = fuOpen(zPath, NULL, NULL, "FULL", 0, &db, &store);
+  int rc = fuOpen(zPath, NULL, NULL, zSync, 0, &db, &store);
   Msg m;
   if (rc != SQLITE_OK) {
     memset(&m, 0, sizeof(m));
@@ -406,7 +415,8 @@ static const char *opText(const Msg *m) {
 
 /* Returns the number of rounds that found a loss (the control's figure;
 ** otherwise the case fails at the first). */
-static int runCrash(const char *zJournal, const char *zTag, int nRound, int bControl) {
+static int runCrash(const char *zJournal, const char *zSync, const char *zTag, int nRound,
+                    int bControl) {
   char zPath[64], zModel[64];
   snprintf(zPath, sizeof(zPath), "crash-%s.db", zTag);
   snprintf(zModel, sizeof(zModel), "crash-%s-model.db", zTag);
@@ -420,7 +430,7 @@ static int runCrash(const char *zJournal, const char *zTag, int nRound, int bCon
   for (int i = 0; i < 2; i++) {
     sqlite3 *db;
     raftlite *store;
-    if (fuOpen(azPath[i], NULL, i ? "DELETE" : zJournal, i ? "OFF" : "FULL",
+    if (fuOpen(azPath[i], NULL, i ? "DELETE" : zJournal, i ? "OFF" : zSync,
                i ? RAFTLITE_OPEN_RELAXED : 0, &db, &store) != SQLITE_OK ||
         sqlite3_exec(db, "CREATE TABLE kv(k TEXT PRIMARY KEY, v)", 0, 0, 0) != SQLITE_OK) {
       FAIL("setup %s: %s", azPath[i], sqlite3_errmsg(db));
@@ -441,12 +451,13 @@ static int runCrash(const char *zJournal, const char *zTag, int nRound, int bCon
     if (pid < 0) FAIL("fork: %s", strerror(errno));
     if (pid == 0) {
       close(aFd[0]);
-      child(zPath, childSeed, aFd[1]);
+      child(zPath, zSync, childSeed, aFd[1]);
     }
     close(aFd[1]);
-    /* A random moment: mostly within 40 ms, sometimes later. */
+    /* A random moment: mostly within 80 ms (opening included), sometimes
+    ** up to 300 ms. */
     uint32_t pick = xorshift(&r);
-    long nMicro = pick % 8 == 0 ? 40000 + (long)(xorshift(&r) % 160000) : (long)(xorshift(&r) % 40000);
+    long nMicro = pick % 8 == 0 ? 80000 + (long)(xorshift(&r) % 220000) : (long)(xorshift(&r) % 80000);
     struct timespec ts = {nMicro / 1000000, (nMicro % 1000000) * 1000};
     nanosleep(&ts, NULL);
     int bKilled = kill(pid, SIGKILL) == 0;
@@ -488,7 +499,7 @@ static int runCrash(const char *zJournal, const char *zTag, int nRound, int bCon
     /* The killed store, reopened. */
     sqlite3 *db;
     raftlite *store;
-    int rc = fuOpen(zPath, NULL, NULL, "FULL", 0, &db, &store);
+    int rc = fuOpen(zPath, NULL, NULL, zSync, 0, &db, &store);
     if (rc != SQLITE_OK) FAIL("round %d: reopen: %d %s", iRound, rc, sqlite3_errmsg(db));
     const char *zCheck = fuCheck(db);
     if (zCheck) FAIL("round %d: %s", iRound, zCheck);
@@ -561,8 +572,8 @@ static int rounds(void) {
   return 100;
 }
 
-TEST(crash, rollbackJournal) { runCrash("DELETE", "delete", rounds(), 0); }
-TEST(crash, wal) { runCrash("WAL", "wal", rounds(), 0); }
+TEST(crash, rollbackJournal) { runCrash("DELETE", "EXTRA", "delete", rounds(), 0); }
+TEST(crash, wal) { runCrash("WAL", "FULL", "wal", rounds(), 0); }
 
 /* The control: a child that acknowledges calls before making them must be
 ** caught (a call killed in flight is then an acknowledged loss), or the
@@ -570,7 +581,7 @@ TEST(crash, wal) { runCrash("WAL", "wal", rounds(), 0); }
 TEST(crash, controlEarlyAck) {
   bEarlyAck = 1;
   __typeof__(fig) saved = fig; /* the figures are the real rounds' */
-  int nFound = runCrash("WAL", "control", 100, 1);
+  int nFound = runCrash("WAL", "FULL", "control", 100, 1);
   fig = saved;
   bEarlyAck = 0;
   printf("  control: %s\n", nFound ? "a loss was found, as it must" : "no loss found");
