@@ -32,7 +32,8 @@
 ** journal back, hot, and the next open rolls the acknowledged call back.
 **
 ** argv[1] filters the variants as harness.h does; RAFTLITE_POWERLOSS_SEEDS
-** sets the number of torn seeds per crash point (2).
+** sets the number of torn seeds per crash point (2);
+** RAFTLITE_POWERLOSS_VERBOSE=1 prints every loss.
 */
 #define _POSIX_C_SOURCE 200809L
 
@@ -189,9 +190,10 @@ static int call(Wl *w, int i) {
       return execSql(w, "SELECT raft_append(12, 3, 'normal', 'sql=1')");
     case 21:
       if (w->bNoSql) {
-        int rc = appendOne(w, 3, 13, RAFTLITE_BLANK, NULL, 0);
         static const char aZero[100000];
-        return rc == SQLITE_OK ? appendOne(w, 3, 14, RAFTLITE_NORMAL, aZero, sizeof(aZero)) : rc;
+        raftlite_entry a[2] = {{{3, 13}, RAFTLITE_BLANK, NULL, 0},
+                               {{3, 14}, RAFTLITE_NORMAL, aZero, sizeof(aZero)}};
+        return raftlite_append_to_log(w->store, a, 2); /* one call, as the INSERT */
       }
       return execSql(w, "INSERT INTO raft_log VALUES (13, 3, 'blank', NULL),"
                         " (14, 3, 'normal', zeroblob(100000))");
@@ -209,8 +211,8 @@ static int call(Wl *w, int i) {
       return execSql(w, "SELECT raft_save_hard_state(4, 3)");
     case 26:
       if (w->bNoSql) {
-        int rc = appendOne(w, 4, 14, RAFTLITE_BLANK, NULL, 0);
-        return rc == SQLITE_OK ? appendOne(w, 4, 15, RAFTLITE_NORMAL, "q=1", 3) : rc;
+        raftlite_entry a[2] = {{{4, 14}, RAFTLITE_BLANK, NULL, 0}, {{4, 15}, RAFTLITE_NORMAL, "q=1", 3}};
+        return raftlite_append_to_log(w->store, a, 2);
       }
       return execSql(w, "SELECT raft_append('[{\"idx\":14,\"term\":4,\"kind\":\"blank\"},"
                         "{\"idx\":15,\"term\":4,\"kind\":\"normal\",\"payload\":\"q=1\"}]')");
@@ -327,6 +329,10 @@ static void runVariant(const Variant *v) {
           if (nAck - iFound > nMaxLost) nMaxLost = nAck - iFound;
         } else {
           nTornState++;
+        }
+        if (getenv("RAFTLITE_POWERLOSS_VERBOSE")) {
+          fprintf(stderr, "  point %ld seed %d: %d acknowledged, %s: %s\n", iPoint, iSeed, nAck,
+                  iFound >= 0 ? "a loss" : "no state of the workload", fuDiff(zDump, azRef[nAck]));
         }
         if (zFirst[0] == 0) {
           snprintf(zFirst, sizeof(zFirst),
