@@ -43,7 +43,7 @@
 **
 ** argv[1] filters the cases ("suite/name"). RAFTLITE_FAULT_LONG=1 (label
 ** "long") tries every n, with every class both once and persistently; the
-** default run tries every n up to 10 and then steps growing by a quarter,
+** default run tries every n up to 8 and then steps growing by half,
 ** every class persistently, and read, write (IOERR) and sync once outside
 ** a caller's transaction.
 */
@@ -504,10 +504,10 @@ static int handleRefusesWrites(Ctx *c) {
 /* One operation, one journal mode, one fault, one caller mode: every n. */
 static void runFaultLoop(const Op *op, int iMode, const Fault *f, int bPersist, int bInTxn,
                          const Refs *r) {
-  /* Every n in the long run; by default every n up to 10, then steps
-  ** growing by a quarter (the last n, where the call completes, is always
+  /* Every n in the long run; by default every n up to 8, then steps
+  ** growing by half (the last n, where the call completes, is always
   ** reached: the loop ends when no fault fires). */
-  for (long n = 1; n < 100000; n += (bLong || n < 10) ? 1 : n / 4) {
+  for (long n = 1; n < 100000; n += (bLong || n < 8) ? 1 : n / 2) {
     Ctx c;
     fuCopyDb(tplPath(iMode), WORK);
     if (ctxOpen(&c, FV_VFS) != SQLITE_OK) FAIL("open: %s", sqlite3_errmsg(c.db));
