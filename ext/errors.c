@@ -118,6 +118,13 @@ static const struct RlMessage {
      "SQLite rolled back the transaction during this call (after an "
      "out-of-memory or I/O error): the call stopped before writing outside "
      "it, and changed nothing"},
+    [RL_MSG_UPGRADE_MEMBERSHIP] = {RAFTLITE_INVALID_MEMBERSHIP, SQLITE_CONSTRAINT,
+     "the store in schema \"%s\" cannot be upgraded: %s is not a membership "
+     "this version accepts (canonical RFC 8259 JSON); the store is left "
+     "as it was"},
+    [RL_MSG_PURGE_ABOVE_FIRST] = {RAFTLITE_LOG_ID_MISMATCH, SQLITE_CONSTRAINT,
+     "purging to %s would leave %s after it with a lower term (index and "
+     "log id would disagree)"},
     [RL_MSG_NOT_DURABLE_DELETE] = {RAFTLITE_NO_VIOLATION, SQLITE_MISUSE,
      "PRAGMA %s.journal_mode is DELETE and synchronous is FULL (2): a "
      "commit is the journal's deletion, which survives a power cut only "

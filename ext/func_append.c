@@ -55,8 +55,9 @@ typedef struct JsonSource {
   " json_extract(e.value, '$.kind'), json_extract(e.value, '$.payload'),"     \
   " (SELECT group_concat(key, ', ') FROM json_each(e.value)"                  \
   "  WHERE key NOT IN ('idx', 'term', 'kind', 'payload'))"                    \
-  " FROM json_each(CASE json_type(?1) WHEN 'array' THEN ?1"                   \
-  "                ELSE json_array(json(?1)) END) AS e"
+  " FROM json_each(CASE WHEN NOT json_valid(?1) THEN 'not RFC 8259 JSON'"    \
+  "                     WHEN json_type(?1) = 'array' THEN ?1"               \
+  "                     ELSE json_array(json(?1)) END) AS e"
 
 static int jsonNext(RlEntrySource *pSrc, raftlite_entry *pOut, int *pEof) {
   JsonSource *p = (JsonSource *)pSrc;

@@ -147,7 +147,7 @@ static int decodeMeta(RlStore *p, sqlite3_value *pJson, raftlite_snapshot_meta *
   sqlite3_stmt *pStmt = NULL;
   int rc = sqlite3_prepare_v2(
       p->db,
-      "SELECT json_type(?1) = 'object', json_type(?1, '$.snapshot_id') = 'text',"
+      "SELECT json_valid(?1) AND json_type(?1) = 'object', json_type(?1, '$.snapshot_id') = 'text',"
       " json_extract(?1, '$.snapshot_id'),"
       " json_extract(?1, '$.last_log_id[0]'), json_extract(?1, '$.last_log_id[1]'),"
       " json_type(?1, '$.membership') IN ('array', 'object'),"

@@ -26,17 +26,30 @@ static RlLogId entryLogId(const raftlite_entry *e) {
   return id;
 }
 
+static int failInvalidMembership(RlStore *p, int rc, const raftlite_entry *e);
+
 /* Binds the payload of e as SQLite should store it: blank and normal as a
-** blob (never NULL, even when empty), membership as text for json(). */
-static int bindPayload(sqlite3_stmt *pStmt, int iParam, const raftlite_entry *e) {
+** blob (never NULL, even when empty), membership as text for json(). A
+** failed bind (SQLITE_NOMEM, SQLITE_TOOBIG) is recorded as such, with no
+** violation kind: it says nothing about the membership. */
+static int bindPayload(RlStore *p, sqlite3_stmt *pStmt, int iParam,
+                       const raftlite_entry *e) {
+  int rc;
   if (e->kind == RAFTLITE_MEMBERSHIP) {
-    return sqlite3_bind_text64(pStmt, iParam, e->data ? e->data : "", e->size,
-                               SQLITE_TRANSIENT, SQLITE_UTF8);
+    /* SQLite's JSON parser stops at a NUL: json() would keep the text
+    ** before it and drop the rest without a word. JSON text holds no NUL. */
+    if (e->size > 0 && memchr(e->data, 0, e->size) != NULL) {
+      p->eKind = RAFTLITE_INVALID_MEMBERSHIP;
+      return failInvalidMembership(p, SQLITE_CONSTRAINT, e);
+    }
+    rc = sqlite3_bind_text64(pStmt, iParam, e->data ? e->data : "", e->size,
+                             SQLITE_TRANSIENT, SQLITE_UTF8);
+  } else if (e->size == 0 || e->kind == RAFTLITE_BLANK) {
+    rc = sqlite3_bind_zeroblob(pStmt, iParam, 0);
+  } else {
+    rc = sqlite3_bind_blob64(pStmt, iParam, e->data, e->size, SQLITE_TRANSIENT);
   }
-  if (e->size == 0 || e->kind == RAFTLITE_BLANK) {
-    return sqlite3_bind_zeroblob(pStmt, iParam, 0);
-  }
-  return sqlite3_bind_blob64(pStmt, iParam, e->data, e->size, SQLITE_TRANSIENT);
+  return rc == SQLITE_OK ? rc : rlFailSqlite(p, rc);
 }
 
 /* Steps a write and records its failure. */
@@ -48,18 +61,24 @@ static int stepWrite(RlStore *p, sqlite3_stmt *pStmt) {
 }
 
 /* Replaces the trigger's constant message by the composed one when the
-** trigger named the expected kind; other errors stay as they are. */
+** write failed on an invalid membership: the trigger's RAISE (kind
+** InvalidMembership), or json()'s own "malformed JSON" error, a plain
+** SQLITE_ERROR that json() raises before any trigger runs. Every other
+** failure (SQLITE_NOMEM, I/O errors, another rule) stays as it is. */
 static int failInvalidMembership(RlStore *p, int rc, const raftlite_entry *e) {
+  int bInvalid = 0;
+  if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+    bInvalid = p->eKind == RAFTLITE_INVALID_MEMBERSHIP;
+  } else if ((rc & 0xff) == SQLITE_ERROR) {
+    bInvalid = p->eKind == RAFTLITE_NO_VIOLATION && p->zErrMsg &&
+               strstr(p->zErrMsg, "malformed JSON") != NULL;
+  }
+  if (!bInvalid) return rc;
   char zId[RL_LOGID_BUF];
   RlLogId id = entryLogId(e);
-  /* json() rejects malformed text with a plain error before any trigger. */
-  if (p->eKind == RAFTLITE_INVALID_MEMBERSHIP ||
-      (p->zErrMsg && strstr(p->zErrMsg, "malformed JSON"))) {
-    int n = e->size > 60 ? 60 : (int)e->size;
-    return rlFail(p, RL_MSG_INVALID_MEMBERSHIP, rlLogIdText(&id, zId), n,
-                  e->data ? (const char *)e->data : "");
-  }
-  return rc;
+  int n = e->size > 60 ? 60 : (int)e->size;
+  return rlFail(p, RL_MSG_INVALID_MEMBERSHIP, rlLogIdText(&id, zId), n,
+                e->data ? (const char *)e->data : "");
 }
 
 /* ------------------------------------------------------------------ */
@@ -130,8 +149,8 @@ static int appendOne(RlStore *p, const raftlite_entry *e,
   sqlite3_bind_int64(pStmt, 1, (i64)e->log_id.index);
   sqlite3_bind_int64(pStmt, 2, (i64)e->log_id.term);
   sqlite3_bind_text(pStmt, 3, zKind, -1, SQLITE_STATIC);
-  bindPayload(pStmt, 4, e);
-  rc = stepWrite(p, pStmt);
+  rc = bindPayload(p, pStmt, 4, e);
+  if (rc == SQLITE_OK) rc = stepWrite(p, pStmt);
   if (rc == SQLITE_OK) return rc;
 
   char zRef[RL_LOGID_BUF], zGot[RL_LOGID_BUF];
@@ -268,6 +287,10 @@ int rlPurge(RlStore *p, i64 iIndex, int bHasTerm, i64 iTerm, i64 *pnEntries) {
     RlLogId held = {1, iEntryTerm, iIndex};
     rc = rlFail(p, RL_MSG_PURGE_MISMATCH, rlLogIdText(&held, zA),
                 rlLogIdText(&got, zB));
+  } else if (p->eKind == RAFTLITE_LOG_ID_MISMATCH && state.first.has &&
+             got.index < state.first.index) {
+    rc = rlFail(p, RL_MSG_PURGE_ABOVE_FIRST, rlLogIdText(&got, zB),
+                rlLogIdText(&state.first, zA));
   } else if (p->eKind == RAFTLITE_LOG_ID_MISMATCH) {
     rc = rlFail(p, RL_MSG_PURGE_BELOW_LAST, rlLogIdText(&state.last, zA),
                 rlLogIdText(&got, zB));
@@ -300,8 +323,8 @@ static int applyOne(RlStore *p, const raftlite_entry *e, const RlLogId *pPrev,
   if (pStmt == NULL) return SQLITE_ERROR;
   sqlite3_bind_int64(pStmt, 1, (i64)e->log_id.term);
   sqlite3_bind_int64(pStmt, 2, (i64)e->log_id.index);
-  if (bMembership) bindPayload(pStmt, 3, e);
-  rc = stepWrite(p, pStmt);
+  rc = bMembership ? bindPayload(p, pStmt, 3, e) : SQLITE_OK;
+  if (rc == SQLITE_OK) rc = stepWrite(p, pStmt);
 
   if (rc == SQLITE_OK && e->kind == RAFTLITE_NORMAL && !p->sm.apply) {
     /* No C state machine: the one declared in SQL, if any (sm_sql.c). */

@@ -127,6 +127,51 @@ static int dropTriggers(RlStore *p) {
   return rc;
 }
 
+/* After an upgrade, every membership the store holds must pass this
+** version's validator (version 2 refuses forms version 1 let through:
+** non-canonical text, -0, escaped keys). Upgrading a store that holds one
+** would wedge it (its apply refused forever), so the upgrade is refused,
+** naming the first such membership. */
+static int revalidateMemberships(RlStore *p) {
+  char *zSql = sqlite3_mprintf(
+      "SELECT format('entry %%d-%%d', term, idx), payload"
+      " FROM \"%w\".raftlite_log WHERE kind = 'membership'"
+      " UNION ALL SELECT 'the applied membership', membership"
+      " FROM \"%w\".raftlite_state WHERE membership IS NOT NULL"
+      " UNION ALL SELECT format('the membership of snapshot %%s', quote(snapshot_id)),"
+      " membership FROM \"%w\".raftlite_snapshot WHERE membership IS NOT NULL",
+      p->zSchema, p->zSchema, p->zSchema);
+  char *zCheck = sqlite3_mprintf(
+      "INSERT INTO \"%w\".raftlite_membership_check VALUES (?1)", p->zSchema);
+  sqlite3_stmt *pStmt = NULL, *pCheck = NULL;
+  int rc = (zSql && zCheck) ? SQLITE_OK : SQLITE_NOMEM;
+  if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(p->db, zCheck, -1, &pCheck, NULL);
+  sqlite3_free(zSql);
+  sqlite3_free(zCheck);
+  while (rc == SQLITE_OK) {
+    int rcStep = sqlite3_step(pStmt);
+    if (rcStep == SQLITE_DONE) break;
+    if (rcStep != SQLITE_ROW) {
+      rc = rlFailSqlite(p, rcStep);
+      break;
+    }
+    rc = sqlite3_bind_value(pCheck, 1, sqlite3_column_value(pStmt, 1));
+    if (rc != SQLITE_OK) break;
+    sqlite3_step(pCheck);
+    int rcCheck = sqlite3_reset(pCheck);
+    if (rlIsResourceError(rcCheck)) {
+      rc = rlFailSqlite(p, rcCheck);
+    } else if (rcCheck != SQLITE_OK) {
+      rc = rlFail(p, RL_MSG_UPGRADE_MEMBERSHIP, p->zSchema,
+                  (const char *)sqlite3_column_text(pStmt, 0));
+    }
+  }
+  sqlite3_finalize(pCheck);
+  sqlite3_finalize(pStmt);
+  return rc;
+}
+
 int rlInstall(RlStore *p) {
   int rc = rlBegin(p);
   if (rc != SQLITE_OK) return rc;
@@ -136,7 +181,8 @@ int rlInstall(RlStore *p) {
     rc = rlFail(p, RL_MSG_STORE_NEWER, p->zSchema, iVersion,
                 RAFTLITE_SCHEMA_VERSION);
   }
-  if (rc == SQLITE_OK && iVersion >= 0 && iVersion < RAFTLITE_SCHEMA_VERSION) {
+  int bUpgrade = iVersion >= 0 && iVersion < RAFTLITE_SCHEMA_VERSION;
+  if (rc == SQLITE_OK && bUpgrade) {
     rc = upgradeTables(p, iVersion);
     if (rc == SQLITE_OK) rc = dropTriggers(p);
   }
@@ -146,6 +192,7 @@ int rlInstall(RlStore *p) {
     rc = rlCheckInCall(p);
     if (rc == SQLITE_OK) rc = execSchemaSql(p->db, pFile->zSql, p->zSchema);
   }
+  if (rc == SQLITE_OK && bUpgrade) rc = revalidateMemberships(p);
   if (rc == SQLITE_OK) rc = rlCheckInCall(p);
   if (rc == SQLITE_OK) {
     rc = execf(p->db,

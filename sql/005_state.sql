@@ -59,10 +59,19 @@ BEGIN
          OR (new.purged_index <= old.purged_index
              AND (new.purged_term, new.purged_index)
                  IS NOT (new.applied_term, new.applied_index)));
-  -- The present entries must follow last_purged directly.
+  -- The present entries must follow last_purged directly ...
   SELECT RAISE(ABORT, 'raft_state: LogsNonConsecutive')
   FROM (SELECT idx FROM raftlite_log ORDER BY idx LIMIT 1) AS first
   WHERE new.purged_index < first.idx - 1;
+  -- ... and stay above it as log ids: the entry after last_purged has a
+  -- term not lower (found by model.test), and last_applied's index
+  -- carries one term only.
+  SELECT RAISE(ABORT, 'raft_state: LogIdMismatch')
+  FROM (SELECT term FROM raftlite_log WHERE idx > new.purged_index
+        ORDER BY idx LIMIT 1) AS next
+  WHERE next.term < new.purged_term;
+  SELECT RAISE(ABORT, 'raft_state: LogIdMismatch')
+  WHERE new.purged_index = new.applied_index AND new.purged_term <> new.applied_term;
   SELECT RAISE(ABORT, 'raft_state: LogIdMismatch')
   FROM (SELECT idx, term FROM raftlite_log ORDER BY idx DESC LIMIT 1) AS last
   WHERE new.purged_index > last.idx AND new.purged_term < last.term;

@@ -38,8 +38,11 @@ BEGIN
   WHERE new.is_current = 1
     AND (new.last_term < s.applied_term
          OR (new.last_term = s.applied_term AND new.last_index < s.applied_index));
-  -- A new row has no bytes yet: current only as of last_applied (an
-  -- install goes through raftlite_snapshot_install).
+  -- A new row has no bytes yet: stored (snapshot_id set) only empty, and
+  -- current only as of last_applied (an install goes through
+  -- raftlite_snapshot_install).
+  SELECT RAISE(ABORT, 'raft_snapshot: SnapshotInvalid')
+  WHERE new.snapshot_id IS NOT NULL AND new.size <> 0;
   SELECT RAISE(ABORT, 'raft_snapshot: SnapshotInvalid')
   FROM raftlite_state AS s
   WHERE new.is_current = 1
@@ -59,33 +62,45 @@ BEGIN
          OR new.membership_index > new.last_index
          OR (new.membership_index = new.last_index
              AND new.membership_term <> new.last_term));
+  -- A row's id never changes: its chunks name it (and streams hold it).
   SELECT RAISE(ABORT, 'raft_snapshot: SnapshotMetaFixed')
-  WHERE old.snapshot_id IS NOT NULL
+  WHERE new.id IS NOT old.id
+     OR (old.snapshot_id IS NOT NULL
     AND (new.snapshot_id IS NOT old.snapshot_id
-         OR new.id IS NOT old.id OR new.size IS NOT old.size
+         OR new.size IS NOT old.size
          OR new.last_term IS NOT old.last_term
          OR new.last_index IS NOT old.last_index
          OR new.membership_term IS NOT old.membership_term
          OR new.membership_index IS NOT old.membership_index
-         OR new.membership IS NOT old.membership);
+         OR new.membership IS NOT old.membership));
   SELECT RAISE(ABORT, 'raft_snapshot: SnapshotStale')
   FROM raftlite_state AS s
   WHERE new.is_current = 1 AND old.is_current = 0
     AND (new.last_term < s.applied_term
          OR (new.last_term = s.applied_term AND new.last_index < s.applied_index));
+  -- One current snapshot, with its meta (named here rather than by the
+  -- unique index or the CHECK).
+  SELECT RAISE(ABORT, 'raft_snapshot: SnapshotInvalid')
+  WHERE new.is_current = 1 AND old.is_current = 0
+    AND (new.snapshot_id IS NULL OR new.last_index IS NULL
+         OR EXISTS (SELECT 1 FROM raftlite_snapshot
+                    WHERE is_current = 1 AND id <> new.id));
   -- Becoming current: as of last_applied (build_snapshot), or installed.
   SELECT RAISE(ABORT, 'raft_snapshot: SnapshotInvalid')
   FROM raftlite_state AS s
   WHERE new.is_current = 1 AND old.is_current = 0
     AND (new.last_term IS NOT s.applied_term OR new.last_index IS NOT s.applied_index)
     AND NOT EXISTS (SELECT 1 FROM raftlite_snapshot_install WHERE snapshot = new.id);
-  -- Sealing (snapshot_id set): every chunk (64 KiB apart) starts within
-  -- the size.
+  -- Sealing (snapshot_id set): the chunks (64 KiB apart) hold every byte
+  -- of the size and none beyond it (raftlite fills a writer's holes with
+  -- zero chunks first). One pass over the snapshot's chunks.
   SELECT RAISE(ABORT, 'raft_snapshot: SnapshotInvalid')
   WHERE old.snapshot_id IS NULL AND new.snapshot_id IS NOT NULL
-    AND EXISTS (SELECT 1 FROM raftlite_snapshot_chunk
-                WHERE snapshot = new.id
-                  AND (seq * 65536 >= new.size OR length(data) > 65536));
+    AND (EXISTS (SELECT 1 FROM raftlite_snapshot_chunk
+                 WHERE snapshot = new.id
+                   AND (seq * 65536 >= new.size OR length(data) > 65536))
+         OR new.size <> (SELECT coalesce(sum(min(length(data), new.size - seq * 65536)), 0)
+                         FROM raftlite_snapshot_chunk WHERE snapshot = new.id));
   INSERT INTO raftlite_membership_check
   SELECT new.membership
   WHERE new.membership IS NOT NULL AND new.membership IS NOT old.membership;
@@ -101,12 +116,15 @@ END;
 -- A stored snapshot's bytes are fixed: chunks of a snapshot that has its
 -- snapshot_id are never added, changed or removed (they go only with the
 -- snapshot itself, whose row is gone when raftlite_snapshot_delete runs).
+-- A chunk belongs to a snapshot being received.
 CREATE TRIGGER IF NOT EXISTS raftlite_snapshot_chunk_insert
 BEFORE INSERT ON raftlite_snapshot_chunk
 BEGIN
   SELECT RAISE(ABORT, 'raft_snapshot: SnapshotMetaFixed')
   WHERE EXISTS (SELECT 1 FROM raftlite_snapshot
                 WHERE id = new.snapshot AND snapshot_id IS NOT NULL);
+  SELECT RAISE(ABORT, 'raft_snapshot: SnapshotInvalid')
+  WHERE NOT EXISTS (SELECT 1 FROM raftlite_snapshot WHERE id = new.snapshot);
 END;
 
 CREATE TRIGGER IF NOT EXISTS raftlite_snapshot_chunk_update
@@ -116,6 +134,8 @@ BEGIN
   WHERE EXISTS (SELECT 1 FROM raftlite_snapshot
                 WHERE id IN (old.snapshot, new.snapshot)
                   AND snapshot_id IS NOT NULL);
+  SELECT RAISE(ABORT, 'raft_snapshot: SnapshotInvalid')
+  WHERE NOT EXISTS (SELECT 1 FROM raftlite_snapshot WHERE id = new.snapshot);
 END;
 
 CREATE TRIGGER IF NOT EXISTS raftlite_snapshot_chunk_delete
