@@ -256,25 +256,22 @@ static void crashApply(unsigned char **pa, sqlite3_int64 *pn, const FvOp *pOp) {
     bufWrite(pa, pn, pOp->iOff, pOp->a, pOp->n);
     return;
   }
-  /* Torn: 512-byte pieces kept or lost; one kept piece maybe cut short. */
+  /* Torn: 512-byte pieces kept or lost; one of them, kept, cut short (a
+  ** partial sector). */
   fvStats.nTorn++;
   int nPiece = (pOp->n + 511) / 512;
   int iShort = (int)(fvRand() % (unsigned)nPiece);
-  int bAny = 0;
   for (int i = 0; i < nPiece; i++) {
     int iStart = i * 512;
-    int n = pOp->n - iStart < 512 ? pOp->n - iStart : 512;
-    int bKeep = nPiece == 1 || fvRand() % 2;
+    int nFull = pOp->n - iStart < 512 ? pOp->n - iStart : 512;
+    int n = nFull;
     if (i == iShort) {
-      n = 1 + (int)(fvRand() % (unsigned)n); /* a partial sector */
-      if (n == (pOp->n - iStart < 512 ? pOp->n - iStart : 512) && n > 1) n--;
-      bKeep = 1;
+      n = nFull > 1 ? 1 + (int)(fvRand() % (unsigned)(nFull - 1)) : nFull;
+    } else if (fvRand() % 2) {
+      continue;
     }
-    if (!bKeep) continue;
-    bAny = 1;
     bufWrite(pa, pn, pOp->iOff + iStart, pOp->a + iStart, n);
   }
-  (void)bAny;
 }
 
 void fvCrashNow(void) {
