@@ -65,6 +65,7 @@ int raftlite_open_v2(sqlite3 *db, const char *zSchema, int flags,
       rc = rlEnd(&p->store, rc);
     }
   }
+  if (rc == SQLITE_OK) rc = rlSmRemoveLeftoverImages(&p->store);
   if (rc != SQLITE_OK) {
     /* The handle is not returned, so its message goes to SQLite's error
     ** log (SQLITE_CONFIG_LOG), the channel meant for such diagnostics. */

@@ -217,6 +217,11 @@ static const struct RlMessage {
      "triggers are disabled on this connection "
      "(SQLITE_DBCONFIG_ENABLE_TRIGGER): the store's rules would not be "
      "enforced"},
+    [RL_MSG_SM_IMAGE_FILE] = {RAFTLITE_NO_VIOLATION, SQLITE_IOERR,
+     "the snapshot's private image file: %s"},
+    [RL_MSG_SM_INSTALL_FAILED] = {RAFTLITE_NO_VIOLATION, SQLITE_ERROR,
+     "installing the snapshot image could not be done (this is no verdict on "
+     "the image): %s"},
 };
 
 _Static_assert(sizeof(aMessage) / sizeof(aMessage[0]) == RL_MSG_COUNT,

@@ -56,14 +56,34 @@ static void stateMachineFunc(sqlite3_context *ctx, int argc, sqlite3_value **arg
     sqlite3_result_error_code(ctx, SQLITE_MISMATCH);
     return;
   }
-  if (sqlite3_value_type(argv[0]) == SQLITE_TEXT) {
+  /* Out of memory is reported as such, never read as a NULL argument
+  ** (which would drop the statement or the whole declaration). */
+  if (eTables == SQLITE_TEXT) {
     a.zTables = (const char *)sqlite3_value_text(argv[0]);
-    if (a.zTables[0] != '[') a.zOwned = sqlite3_mprintf("[\"%w\"]", a.zTables);
+    if (a.zTables == NULL) {
+      sqlite3_result_error_nomem(ctx);
+      return;
+    }
+    if (a.zTables[0] != '[') {
+      a.zOwned = sqlite3_mprintf("[\"%w\"]", a.zTables);
+      if (a.zOwned == NULL) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+      }
+      a.zTables = a.zOwned;
+    }
   }
-  if (sqlite3_value_type(argv[1]) == SQLITE_TEXT) a.zApply = (const char *)sqlite3_value_text(argv[1]);
-  if (a.zOwned) a.zTables = a.zOwned;
+  if (eApply == SQLITE_TEXT) {
+    a.zApply = (const char *)sqlite3_value_text(argv[1]);
+    if (a.zApply == NULL) {
+      sqlite3_free(a.zOwned);
+      sqlite3_result_error_nomem(ctx);
+      return;
+    }
+  }
   if (a.zTables == NULL && a.zApply != NULL) {
     sqlite3_result_error(ctx, "raft_state_machine: tables must be a JSON array of names", -1);
+    sqlite3_free(a.zOwned);
     return;
   }
   rlFuncRun(ctx, "raft_state_machine", argc, argv, 2, declareOp, &a);

@@ -146,6 +146,8 @@ typedef enum RlMsg {
   RL_MSG_STORE_NEWER,
   RL_MSG_NO_SCHEMA,
   RL_MSG_TRIGGERS_OFF,
+  RL_MSG_SM_IMAGE_FILE,
+  RL_MSG_SM_INSTALL_FAILED,
   RL_MSG_COUNT
 } RlMsg;
 
@@ -322,6 +324,17 @@ int rlSmDeclare(RlStore *p, const char *zTablesJson, const char *zApply, i64 *pn
 int rlSmApply(RlStore *p, const raftlite_entry *e, raftlite_response *pOut);
 int rlSmSnapshot(RlStore *p, raftlite_snapshot *w);
 int rlSmRestore(RlStore *p, raftlite_snapshot *r, const raftlite_snapshot_meta *pMeta);
+/* Prepares the declared apply statement (under its authorizer) when it is
+** not ready; call it outside the store's savepoint, before rlBegin() of
+** an operation that may apply (setting an authorizer expires every
+** statement of the connection). Fails only for out of memory: an unusable
+** statement is reported by rlSmApply(), which also prepares the statement
+** itself when this was not called. */
+int rlSmPrepare(RlStore *p);
+/* Removes the private image files (<db>-raftlite-image-*) that a crash
+** left next to the store's database: those of a process that is gone and
+** that nobody holds locked. Call at open. */
+int rlSmRemoveLeftoverImages(RlStore *p);
 
 /* ------------------------------------------------------------------ */
 /* schema.c                                                            */
