@@ -32,8 +32,9 @@
 **   FV_DROP      every unsynced write, truncation and directory change lost;
 **   FV_KEEP_SOME each of them kept or lost at random (in order);
 **   FV_TORN      as FV_KEEP_SOME, and a write may also be torn: some of its
-**                512-byte pieces kept, one of them maybe cut short, the
-**                rest lost (never beyond the bytes written:
+**                512-byte pieces kept, one of them kept cut short (a
+**                partial sector), the rest lost (never beyond the bytes
+**                written:
 **                SQLITE_IOCAP_POWERSAFE_OVERWRITE, which the unix VFS
 **                reports).
 ** From the crash on, every read, write, sync, truncation, lock and delete
