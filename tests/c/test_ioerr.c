@@ -3,107 +3,42 @@
 ** writes until the store is reopened (SPEC §5: a failed fsync is never
 ** retried, since whether the data reached the disk is unknown).
 **
-** A shim VFS ("faulty") wraps the default one and fails xSync on demand.
+** The faultvfs shim (faultvfs.h) fails xSync on demand: every sync of the
+** commit in turn (the journal's, the database's; the WAL's), in a
+** rollback-journal store (synchronous=EXTRA) and in a WAL store (FULL).
+** test_fault.c does the same for every call and every method.
 */
+#include "faultvfs.h"
 #include "fixture.h"
-
-static int bFailSync = 0;
-static sqlite3_vfs *pRealVfs;
-
-typedef struct FaultyFile {
-  sqlite3_file base;   /* Base class - must be first */
-  sqlite3_file *pReal; /* the real file, allocated right after this struct */
-} FaultyFile;
-
-#define REAL(p) (((FaultyFile *)(p))->pReal)
-
-static int fClose(sqlite3_file *p) { return REAL(p)->pMethods->xClose(REAL(p)); }
-static int fRead(sqlite3_file *p, void *b, int n, sqlite3_int64 o) {
-  return REAL(p)->pMethods->xRead(REAL(p), b, n, o);
-}
-static int fWrite(sqlite3_file *p, const void *b, int n, sqlite3_int64 o) {
-  return REAL(p)->pMethods->xWrite(REAL(p), b, n, o);
-}
-static int fTruncate(sqlite3_file *p, sqlite3_int64 n) {
-  return REAL(p)->pMethods->xTruncate(REAL(p), n);
-}
-static int fSync(sqlite3_file *p, int flags) {
-  if (bFailSync) return SQLITE_IOERR_FSYNC;
-  return REAL(p)->pMethods->xSync(REAL(p), flags);
-}
-static int fFileSize(sqlite3_file *p, sqlite3_int64 *pn) {
-  return REAL(p)->pMethods->xFileSize(REAL(p), pn);
-}
-static int fLock(sqlite3_file *p, int e) { return REAL(p)->pMethods->xLock(REAL(p), e); }
-static int fUnlock(sqlite3_file *p, int e) { return REAL(p)->pMethods->xUnlock(REAL(p), e); }
-static int fCheckReserved(sqlite3_file *p, int *pOut) {
-  return REAL(p)->pMethods->xCheckReservedLock(REAL(p), pOut);
-}
-static int fFileControl(sqlite3_file *p, int op, void *pArg) {
-  return REAL(p)->pMethods->xFileControl(REAL(p), op, pArg);
-}
-static int fSectorSize(sqlite3_file *p) { return REAL(p)->pMethods->xSectorSize(REAL(p)); }
-static int fDeviceCharacteristics(sqlite3_file *p) {
-  return REAL(p)->pMethods->xDeviceCharacteristics(REAL(p));
-}
-
-/* Version 1: no WAL (rollback journal only), which is all this test needs. */
-static const sqlite3_io_methods faultyMethods = {
-    .iVersion = 1,
-    .xClose = fClose,
-    .xRead = fRead,
-    .xWrite = fWrite,
-    .xTruncate = fTruncate,
-    .xSync = fSync,
-    .xFileSize = fFileSize,
-    .xLock = fLock,
-    .xUnlock = fUnlock,
-    .xCheckReservedLock = fCheckReserved,
-    .xFileControl = fFileControl,
-    .xSectorSize = fSectorSize,
-    .xDeviceCharacteristics = fDeviceCharacteristics,
-};
-
-static int faultyOpen(sqlite3_vfs *pVfs, const char *zName, sqlite3_file *pFile,
-                      int flags, int *pOutFlags) {
-  (void)pVfs;
-  FaultyFile *p = (FaultyFile *)pFile;
-  p->pReal = (sqlite3_file *)&p[1];
-  int rc = pRealVfs->xOpen(pRealVfs, zName, p->pReal, flags, pOutFlags);
-  p->base.pMethods = (rc == SQLITE_OK && p->pReal->pMethods) ? &faultyMethods : NULL;
-  return rc;
-}
-
-static sqlite3_vfs faultyVfs;
-
-static void registerFaulty(void) {
-  pRealVfs = sqlite3_vfs_find(NULL);
-  faultyVfs = *pRealVfs;
-  faultyVfs.zName = "faulty";
-  faultyVfs.szOsFile = (int)sizeof(FaultyFile) + pRealVfs->szOsFile;
-  faultyVfs.xOpen = faultyOpen;
-  faultyVfs.pNext = NULL;
-  sqlite3_vfs_register(&faultyVfs, 0);
-}
 
 typedef struct Faulty {
   sqlite3 *db;
   raftlite *store;
 } Faulty;
 
+static const char *zJournalMode = "DELETE";
+
 static void *faultySetUp(void) {
   static int bRegistered = 0;
   if (!bRegistered) {
-    registerFaulty();
+    fvRegister();
+    fvNoSync(1); /* no power is cut here: real fsyncs would only be slow */
     sqlite3_config(SQLITE_CONFIG_LOG, logToStderr, NULL);
     bRegistered = 1;
   }
-  remove("ioerr.db");
-  remove("ioerr.db-journal");
+  static const char *const azSuffix[] = {"", "-journal", "-wal", "-shm"};
+  for (int i = 0; i < 4; i++) {
+    char z[32];
+    snprintf(z, sizeof(z), "ioerr.db%s", azSuffix[i]);
+    remove(z);
+  }
   Faulty *f = calloc(1, sizeof(*f));
+  char zSql[96];
+  snprintf(zSql, sizeof(zSql), "PRAGMA journal_mode=%s; PRAGMA synchronous=%s", zJournalMode,
+           strcmp(zJournalMode, "WAL") == 0 ? "FULL" : "EXTRA");
   if (sqlite3_open_v2("ioerr.db", &f->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                      "faulty") != SQLITE_OK ||
-      sqlite3_exec(f->db, "PRAGMA synchronous=EXTRA", NULL, NULL, NULL) != SQLITE_OK ||
+                      FV_VFS) != SQLITE_OK ||
+      sqlite3_exec(f->db, zSql, NULL, NULL, NULL) != SQLITE_OK ||
       raftlite_open(f->db, "main", &f->store) != SQLITE_OK) {
     fprintf(stderr, "cannot open ioerr.db\n");
     exit(2);
@@ -111,14 +46,24 @@ static void *faultySetUp(void) {
   return f;
 }
 
-static void faultyTearDown(void *p) {
-  Faulty *f = p;
-  bFailSync = 0;
+/* Closes the store and removes its files. */
+static void faultyClose(Faulty *f) {
+  fvDisarm();
   raftlite_close(f->store);
   sqlite3_close(f->db);
-  free(f);
-  remove("ioerr.db");
-  remove("ioerr.db-journal");
+  f->store = NULL;
+  f->db = NULL;
+  static const char *const azSuffix[] = {"", "-journal", "-wal", "-shm"};
+  for (int i = 0; i < 4; i++) {
+    char z[32];
+    snprintf(z, sizeof(z), "ioerr.db%s", azSuffix[i]);
+    remove(z);
+  }
+}
+
+static void faultyTearDown(void *p) {
+  faultyClose(p);
+  free(p);
 }
 
 #define G ((Faulty *)f)
@@ -128,33 +73,69 @@ static int appendOne(raftlite *store, uint64_t index) {
   return raftlite_append_to_log(store, &e, 1);
 }
 
-/* A failed sync on commit fails the call; the handle then refuses every
-** write, even once the disk is healthy again, until the store is reopened. */
-TEST(ioerr, failedSyncBreaksTheHandle) {
-  ASSERT_INT(appendOne(G->store, 1), SQLITE_OK);
-  bFailSync = 1;
-  int rc = appendOne(G->store, 2);
-  ASSERT_INT(rc & 0xff, SQLITE_IOERR);
-  bFailSync = 0;
-  ASSERT_INT(appendOne(G->store, 2), SQLITE_IOERR);
-  ASSERT_STR(raftlite_errmsg(G->store),
-             "an earlier commit failed with an I/O error: this handle refuses "
-             "writes until the store is reopened");
-  raftlite_hard_state hs = {1, 0, 0};
-  ASSERT_INT(raftlite_save_hard_state(G->store, &hs), SQLITE_IOERR);
-  /* Reads still work. */
-  raftlite_log_state ls;
-  ASSERT_INT(raftlite_get_log_state(G->store, &ls), SQLITE_OK);
-  /* Reopened, the store takes writes again and is consistent. */
-  raftlite_close(G->store);
-  ASSERT_INT(raftlite_open(G->db, "main", &G->store), SQLITE_OK);
-  ASSERT_INT(raftlite_get_log_state(G->store, &ls), SQLITE_OK);
-  ASSERT_INT(appendOne(G->store, ls.last_log_id.index + 1), SQLITE_OK);
-  sqlite3_stmt *pStmt = NULL;
-  sqlite3_prepare_v2(G->db, "SELECT raft_check()", -1, &pStmt, NULL);
-  ASSERT_INT(sqlite3_step(pStmt), SQLITE_ROW);
-  ASSERT_STR((const char *)sqlite3_column_text(pStmt, 0), "ok");
-  sqlite3_finalize(pStmt);
+/* The syncs of one append's commit, counted on a first append. */
+static long syncsPerCommit(Faulty *g, uint64_t index) {
+  fvArm(FV_SYNC, 1000000, 0, SQLITE_IOERR_FSYNC); /* counts, never fires */
+  int rc = appendOne(g->store, index);
+  long n = fvCalls(FV_SYNC);
+  fvDisarm();
+  return rc == SQLITE_OK ? n : -1;
+}
+
+/* Sync k of a commit fails: the call fails, the handle then refuses every
+** write, even once the disk is healthy again, until the store is
+** reopened; reads still work; reopened, the store takes writes and is
+** consistent. */
+static void failedSyncBreaksTheHandle(Faulty *g) {
+  long nSync = syncsPerCommit(g, 1);
+  if (nSync < 1) FAIL("a commit made %ld syncs", nSync);
+  uint64_t iNext = 2;
+  for (long k = 1; k <= nSync; k++) {
+    fvArm(FV_SYNC, k, 0, SQLITE_IOERR_FSYNC);
+    int rc = appendOne(g->store, iNext);
+    long nFired = fvDisarm();
+    ASSERT_INT(nFired, 1);
+    ASSERT_INT(rc & 0xff, SQLITE_IOERR);
+    ASSERT_INT(sqlite3_get_autocommit(g->db), 1);
+    ASSERT_INT(appendOne(g->store, iNext), SQLITE_IOERR);
+    ASSERT_STR(raftlite_errmsg(g->store),
+               "an earlier commit failed with an I/O error: this handle refuses "
+               "writes until the store is reopened");
+    raftlite_hard_state hs = {1, 0, 0};
+    ASSERT_INT(raftlite_save_hard_state(g->store, &hs), SQLITE_IOERR);
+    raftlite_log_state ls;
+    ASSERT_INT(raftlite_get_log_state(g->store, &ls), SQLITE_OK);
+    raftlite_close(g->store);
+    ASSERT_INT(raftlite_open(g->db, "main", &g->store), SQLITE_OK);
+    ASSERT_INT(raftlite_get_log_state(g->store, &ls), SQLITE_OK);
+    iNext = ls.last_log_id.index + 1;
+    ASSERT_INT(appendOne(g->store, iNext), SQLITE_OK);
+    iNext++;
+    char *zCheck = NULL;
+    sqlite3_stmt *pStmt = NULL;
+    sqlite3_prepare_v2(g->db, "SELECT raft_check()", -1, &pStmt, NULL);
+    if (sqlite3_step(pStmt) == SQLITE_ROW) {
+      zCheck = sqlite3_mprintf("%s", sqlite3_column_text(pStmt, 0));
+    }
+    sqlite3_finalize(pStmt);
+    int bOk = zCheck && strcmp(zCheck, "ok") == 0;
+    sqlite3_free(zCheck);
+    ASSERT(bOk);
+  }
+}
+
+TEST(ioerr, failedSyncBreaksTheHandle) { failedSyncBreaksTheHandle(G); }
+
+/* The same in a WAL store: the fixture's store is replaced by one. */
+TEST(ioerr, failedSyncBreaksTheHandleWal) {
+  faultyClose(G);
+  zJournalMode = "WAL";
+  Faulty *g = faultySetUp();
+  zJournalMode = "DELETE";
+  /* The harness tears the fixture down: hand it the new one's handles. */
+  memcpy(f, g, sizeof(*g));
+  free(g);
+  failedSyncBreaksTheHandle(G);
 }
 
 RUN_TESTS(faultySetUp, faultyTearDown)
