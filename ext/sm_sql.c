@@ -517,14 +517,22 @@ static int loadApply(RlStore *p, int *pbAuthorized) {
 }
 
 int rlSmPrepare(RlStore *p) {
+  int bAutocommit = sqlite3_get_autocommit(p->db);
   int bAuthorized = 0;
   int rc = loadApply(p, &bAuthorized);
   if (bAuthorized) releaseStatements(p);
   /* A statement that cannot be used is reported by rlSmApply(), if an
-  ** entry of the call needs it. */
-  if (rc != SQLITE_NOMEM) {
+  ** entry of the call needs it; running out of memory, disk or locks is
+  ** reported now. */
+  if (!rlIsResourceError(rc)) {
     rlResetError(p);
     rc = SQLITE_OK;
+  }
+  /* Reading the schema failed badly enough that SQLite rolled back the
+  ** caller's transaction (found by test_fault's long run): say so, rather
+  ** than go on in a transaction of the call's own. */
+  if (rc == SQLITE_OK && !bAutocommit && sqlite3_get_autocommit(p->db)) {
+    rc = rlFail(p, RL_MSG_TXN_LOST);
   }
   return rc;
 }

@@ -542,8 +542,13 @@ int rlInstallSnapshot(RlStore *p, const raftlite_snapshot_meta *pMeta,
     char *zErr = p->zErrMsg;
     raftlite_violation_kind eKind = p->eKind;
     p->zErrMsg = NULL;
-    execOnRow(p, "DELETE FROM $S.raftlite_snapshot WHERE id = ?1"
-                 " AND snapshot_id IS NULL", iRow);
+    /* In a savepoint of its own: a half-done delete (its chunks going row
+    ** by row) is undone whole, never left as orphan chunks. */
+    if (rlBegin(p) == SQLITE_OK) {
+      int rcDelete = execOnRow(p, "DELETE FROM $S.raftlite_snapshot WHERE id = ?1"
+                                  " AND snapshot_id IS NULL", iRow);
+      rlEnd(p, rcDelete);
+    }
     rlResetError(p);
     p->zErrMsg = zErr;
     p->eKind = eKind;
