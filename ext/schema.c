@@ -234,6 +234,39 @@ static int openReference(sqlite3 **pDb) {
   return rc;
 }
 
+/* Reports, as "unexpected <what> on <table>", every row of zStoreSql (run
+** on the store: columns key1, key2, what, table) for which zRefSql (run on
+** the reference with the two keys bound) finds no row. A failed bind or
+** step is an error, never a finding. */
+static int reportUnknown(RlStore *p, sqlite3 *pRef, const char *zStoreSql,
+                         const char *zRefSql, sqlite3_str *pReport) {
+  sqlite3_stmt *pStmt = NULL, *pRefStmt = NULL;
+  int rc = sqlite3_prepare_v2(p->db, zStoreSql, -1, &pStmt, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(pRef, zRefSql, -1, &pRefStmt, NULL);
+  while (rc == SQLITE_OK) {
+    int rcRow = sqlite3_step(pStmt);
+    if (rcRow != SQLITE_ROW) {
+      if (rcRow != SQLITE_DONE) rc = rcRow;
+      break;
+    }
+    rc = sqlite3_bind_value(pRefStmt, 1, sqlite3_column_value(pStmt, 0));
+    if (rc == SQLITE_OK) rc = sqlite3_bind_value(pRefStmt, 2, sqlite3_column_value(pStmt, 1));
+    int rcStep = rc == SQLITE_OK ? sqlite3_step(pRefStmt) : rc;
+    if (rcStep != SQLITE_ROW && rcStep != SQLITE_DONE) {
+      rc = rcStep;
+      break;
+    }
+    if (rcStep == SQLITE_DONE) {
+      report(pReport, "SchemaAltered: unexpected %s on %s", sqlite3_column_text(pStmt, 2),
+             sqlite3_column_text(pStmt, 3));
+    }
+    rc = sqlite3_reset(pRefStmt);
+  }
+  sqlite3_finalize(pRefStmt);
+  int rc2 = sqlite3_finalize(pStmt);
+  return rc == SQLITE_OK ? rc2 : rc;
+}
+
 /* Reports missing, altered and unexpected raftlite_* objects. */
 static int checkObjects(RlStore *p, sqlite3 *pRef, sqlite3_str *pReport) {
   sqlite3_stmt *pStmt = NULL;
@@ -283,36 +316,13 @@ static int checkObjects(RlStore *p, sqlite3 *pRef, sqlite3_str *pReport) {
 
   /* Objects this library did not create (a trigger added by hand, say). */
   zSql = sqlite3_mprintf(
-      "SELECT type, name, tbl_name FROM \"%w\".sqlite_schema"
+      "SELECT type, name, type || ' ' || name, tbl_name FROM \"%w\".sqlite_schema"
       " WHERE lower(tbl_name) GLOB 'raftlite_*' AND sql IS NOT NULL",
       p->zSchema);
   if (zSql == NULL) return SQLITE_NOMEM;
-  rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, NULL);
+  rc = reportUnknown(p, pRef, zSql, "SELECT 1 FROM sqlite_schema WHERE type = ?1 AND name = ?2",
+                     pReport);
   sqlite3_free(zSql);
-  if (rc == SQLITE_OK) {
-    rc = sqlite3_prepare_v2(pRef,
-                            "SELECT 1 FROM sqlite_schema WHERE type = ?1 AND name = ?2",
-                            -1, &pRefStmt, NULL);
-  }
-  while (rc == SQLITE_OK && sqlite3_step(pStmt) == SQLITE_ROW) {
-    rc = sqlite3_bind_value(pRefStmt, 1, sqlite3_column_value(pStmt, 0));
-    if (rc == SQLITE_OK) rc = sqlite3_bind_value(pRefStmt, 2, sqlite3_column_value(pStmt, 1));
-    int rcStep = rc == SQLITE_OK ? sqlite3_step(pRefStmt) : rc;
-    if (rcStep != SQLITE_ROW && rcStep != SQLITE_DONE) {
-      sqlite3_reset(pRefStmt);
-      rc = rcStep;
-      break;
-    }
-    if (rcStep == SQLITE_DONE) {
-      report(pReport, "SchemaAltered: unexpected %s %s on %s",
-             sqlite3_column_text(pStmt, 0), sqlite3_column_text(pStmt, 1),
-             sqlite3_column_text(pStmt, 2));
-    }
-    rc = sqlite3_reset(pRefStmt);
-  }
-  sqlite3_finalize(pRefStmt);
-  pRefStmt = NULL; /* prepared again below, maybe not (a failed prepare) */
-  sqlite3_finalize(pStmt);
   if (rc != SQLITE_OK) return rc;
 
   /* The virtual tables raft_install() creates, and TEMP triggers: a temp
@@ -337,35 +347,13 @@ static int checkObjects(RlStore *p, sqlite3 *pRef, sqlite3_str *pReport) {
   /* Temp triggers on raftlite_* tables. A store installed in temp has its
   ** own, exactly this library's: those are no tampering. Any other could
   ** RAISE(IGNORE) a write past the store's rules. */
-  rc = sqlite3_prepare_v2(p->db,
-                          "SELECT name, tbl_name, sql FROM temp.sqlite_schema"
-                          " WHERE type = 'trigger'"
-                          " AND lower(tbl_name) GLOB 'raftlite_*'",
-                          -1, &pStmt, NULL);
-  if (rc == SQLITE_OK) {
-    rc = sqlite3_prepare_v2(pRef,
-                            "SELECT 1 FROM sqlite_schema WHERE type = 'trigger'"
-                            " AND name = ?1 AND sql = ?2",
-                            -1, &pRefStmt, NULL);
-  }
-  while (rc == SQLITE_OK && sqlite3_step(pStmt) == SQLITE_ROW) {
-    rc = sqlite3_bind_value(pRefStmt, 1, sqlite3_column_value(pStmt, 0));
-    if (rc == SQLITE_OK) rc = sqlite3_bind_value(pRefStmt, 2, sqlite3_column_value(pStmt, 2));
-    int rcStep = rc == SQLITE_OK ? sqlite3_step(pRefStmt) : rc;
-    if (rcStep != SQLITE_ROW && rcStep != SQLITE_DONE) {
-      sqlite3_reset(pRefStmt);
-      rc = rcStep;
-      break;
-    }
-    if (rcStep == SQLITE_DONE) {
-      report(pReport, "SchemaAltered: unexpected temp trigger %s on %s",
-             sqlite3_column_text(pStmt, 0), sqlite3_column_text(pStmt, 1));
-    }
-    rc = sqlite3_reset(pRefStmt);
-  }
-  sqlite3_finalize(pRefStmt);
-  int rc2 = sqlite3_finalize(pStmt);
-  return rc == SQLITE_OK ? rc2 : rc;
+  return reportUnknown(p, pRef,
+                       "SELECT name, sql, 'temp trigger ' || name, tbl_name"
+                       " FROM temp.sqlite_schema WHERE type = 'trigger'"
+                       " AND lower(tbl_name) GLOB 'raftlite_*'",
+                       "SELECT 1 FROM sqlite_schema WHERE type = 'trigger'"
+                       " AND name = ?1 AND sql = ?2",
+                       pReport);
 }
 
 /* Each query returns rows of one problem each: (kind, detail). They re-check
