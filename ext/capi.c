@@ -54,8 +54,9 @@ int raftlite_open_v2(sqlite3 *db, const char *zSchema, int flags,
   p->store.bRelaxed = (flags & RAFTLITE_OPEN_RELAXED) != 0;
   /* The store's virtual tables need raftlite's modules on the connection. */
   if (rc == SQLITE_OK) rc = registerOnce(db);
-  /* Installing checks the connection as every write does (SPEC §5):
-  ** triggers on, and a journal and sync that make a commit durable. */
+  /* Installing checks the connection as every write does
+  ** (docs/contract.md §5): triggers on, and a journal and sync that make a
+  ** commit durable. */
   /* Both in one savepoint: a failed open changes nothing. */
   if (rc == SQLITE_OK) {
     rc = rlBegin(&p->store);

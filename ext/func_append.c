@@ -1,5 +1,5 @@
 /*
-** func_append.c — raft_append(): append_to_log (SPEC §2).
+** func_append.c — raft_append(): append_to_log (docs/contract.md §2).
 **
 **     SELECT raft_append(1, 1, 'membership', '[[1,2,3]]');
 **     SELECT raft_append(2, 1, 'normal', x'00ff');

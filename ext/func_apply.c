@@ -1,6 +1,6 @@
 /*
 ** func_apply.c — raft_apply(index [, schema]): applies the log to the
-** state machine (SPEC §2 apply_to_state_machine, §3).
+** state machine (docs/contract.md §2 apply_to_state_machine, §3).
 **
 **     SELECT raft_apply(7);   -- applies last_applied+1 .. 7; returns 7
 **

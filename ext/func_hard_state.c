@@ -1,6 +1,6 @@
 /*
 ** func_hard_state.c — raft_save_hard_state(term, voted_for [, schema]):
-** save_hard_state (SPEC §2).
+** save_hard_state (docs/contract.md §2).
 **
 **     SELECT raft_save_hard_state(3, NULL);  -- term 3, no vote yet
 **     SELECT raft_save_hard_state(3, 2);     -- voted for node 2 in term 3

@@ -1,6 +1,6 @@
 /*
 ** func_purge.c — raft_purge(index [, term [, schema]]): purge_logs_upto
-** (SPEC §2).
+** (docs/contract.md §2).
 **
 **     SELECT raft_purge(10);        -- entries up to 10 go; last_purged = 10's id
 **     SELECT raft_purge(20, 3);     -- past the last entry: the term is needed

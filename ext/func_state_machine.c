@@ -23,8 +23,8 @@
 ** when there is none). raft_snapshot_begin([schema]) starts receiving a
 ** snapshot and returns the stream's id; raft_snapshot_write(stream,
 ** offset, bytes [, schema]) writes into it; raft_snapshot_install(stream,
-** meta [, schema]) installs it (SPEC §2 install_snapshot) and returns the
-** new last_applied index. All are DIRECTONLY: every one but
+** meta [, schema]) installs it (docs/contract.md §2 install_snapshot) and
+** returns the new last_applied index. All are DIRECTONLY: every one but
 ** raft_snapshot_read writes, and that one is an operator's tool with no
 ** business in a view or trigger of someone else's schema.
 */

@@ -1,6 +1,6 @@
 /*
 ** func_truncate.c — raft_truncate(index [, schema]):
-** delete_conflict_logs_since (SPEC §2).
+** delete_conflict_logs_since (docs/contract.md §2).
 **
 **     SELECT raft_truncate(5);          -- entries 5, 6, ... are removed
 **

@@ -1,5 +1,5 @@
 /*
-** ops.c — the operations of SPEC §2, one implementation each.
+** ops.c — the operations (docs/contract.md §2), one implementation each.
 **
 ** The SQL functions, the raft_log vtab and the C API all end up here. An
 ** operation opens the store's savepoint (rlBegin), writes the backing
@@ -10,7 +10,7 @@
 ** the part a trigger cannot do — a message with the ids involved, composed
 ** from the state read before the write and the kind named by the RAISE —
 ** and the steps an operation takes in order (an append that follows
-** last_applied first moves last_purged up to it, SPEC §2).
+** last_applied first moves last_purged up to it, contract §2).
 */
 #include "raftlite_int.h"
 
@@ -144,8 +144,8 @@ static int appendOne(RlStore *p, const raftlite_entry *e,
   rc = checkPayload(p, e);
   if (rc != SQLITE_OK) return rc;
 
-  /* SPEC §2: when the reference is last_applied (the log ends below it),
-  ** the append first purges up to last_applied. The triggers refuse the
+  /* contract §2: when the reference is last_applied (the log ends below
+  ** it), the append first purges up to last_applied. The triggers refuse the
   ** insert otherwise (it would leave a hole). */
   if (pPrev == NULL && rlLogIdCmp(&pState->applied, &pState->last) > 0) {
     sqlite3_stmt *pPurge = rlStmt(p, RL_STMT_SET_PURGED);

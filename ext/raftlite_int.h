@@ -8,8 +8,9 @@
 **   value.c    strict decoding of SQL values (integers, entries)
 **   errors.c   violation kinds, the message table, rlFail()
 **   store.c    RlStore: statements, savepoints, durability check, state read
-**   ops.c      the operations of SPEC §2, one implementation each, called by
-**              the SQL functions, the raft_log vtab and the C API alike
+**   ops.c      the operations (docs/contract.md §2), one implementation each,
+**              called by the SQL functions, the raft_log vtab and the C API
+**              alike
 **   snapshot.c snapshot streams over chunks, and the snapshot operations
 **   sm_sql.c   the state machine declared in SQL (apply statement, images)
 **   schema.c   raft_install(): runs the embedded sql/NNN_*.sql in a schema;
@@ -263,7 +264,7 @@ int rlFailOwned(RlStore *p, int rc, raftlite_violation_kind eKind, char *zMsg);
 void rlResetError(RlStore *p);
 
 /* Opens the operation's savepoint after checking the connection can make
-** it durable (SPEC §5); rlEnd releases it on success and rolls it back
+** it durable (contract §5); rlEnd releases it on success and rolls it back
 ** otherwise, returning rc (or the release's error). */
 int rlBegin(RlStore *p);
 int rlEnd(RlStore *p, int rc);
@@ -286,7 +287,7 @@ void rlAppliedStateFree(raftlite_applied_state *s);
 int rlCopyBytes(const void *pData, size_t n, void **ppOut);
 
 /* ------------------------------------------------------------------ */
-/* ops.c: the operations (SPEC §2). Each is atomic.                    */
+/* ops.c: the operations (contract §2). Each is atomic.               */
 
 /* A term or index given as u64: above 2^63-1 is OutOfRange. */
 int rlCheckU64(RlStore *p, const char *zWhat, uint64_t v);

@@ -1,7 +1,7 @@
 /*
 ** snapshot.c — snapshots: streams over chunked storage, and the
 ** operations build_snapshot, begin_receiving_snapshot, install_snapshot
-** and get_current_snapshot (SPEC §2, §6).
+** and get_current_snapshot (docs/contract.md §2, §6).
 **
 ** Storage. A snapshot is a row of raftlite_snapshot (its meta and size)
 ** and the rows of raftlite_snapshot_chunk holding its bytes in chunks of
@@ -11,10 +11,10 @@
 ** anywhere in it; a chunk never written reads as zeros.
 **
 ** Streams hold no statement and no blob handle between calls: an open blob
-** handle would block commits on the connection (SPEC §5). Each call looks
-** its chunks up, opens, reads or writes, and closes. Memory does not grow
-** with the snapshot's size: a call touches the chunks it needs, one at a
-** time, through SQLite's page cache.
+** handle would block commits on the connection (contract §5). Each call
+** looks its chunks up, opens, reads or writes, and closes. Memory does not
+** grow with the snapshot's size: a call touches the chunks it needs, one at
+** a time, through SQLite's page cache.
 **
 ** A receiving stream is a row whose snapshot_id is still NULL. Rows left so
 ** by a crash are reclaimed by raftlite_open().

@@ -1,7 +1,8 @@
 /*
 ** store.c — RlStore: one raftlite store, that is one schema of one
 ** connection, and the machinery every operation shares: its statements,
-** its savepoint, the durability check of SPEC §5 and its last error.
+** its savepoint, the durability check (docs/contract.md §5) and its last
+** error.
 **
 ** The SQL functions make an RlStore per call (statements prepared for the
 ** call and finalized after it: a statement kept in function user data
@@ -249,7 +250,7 @@ static int journalMode(RlStore *p, char *zOut) {
   return rc == SQLITE_OK ? rc : rlFailSqlite(p, rc);
 }
 
-/* SPEC §5. Every store needs a journal: without one a failed call could
+/* contract §5. Every store needs a journal: without one a failed call could
 ** not be rolled back. A file-backed schema also needs a journal that
 ** survives a crash (not MEMORY) and synchronous FULL or EXTRA, unless the
 ** store is relaxed. In-memory and temp schemas are otherwise accepted as
@@ -358,8 +359,8 @@ int rlEnd(RlStore *p, int rc) {
   if (rc == SQLITE_OK) {
     rc = runStmt(p, RL_STMT_RELEASE);
     if (rc == SQLITE_OK) return SQLITE_OK;
-    /* SPEC §5: after a failed commit or sync, never retry: whether the data
-    ** reached the disk is unknown until the database is reopened. */
+    /* contract §5: after a failed commit or sync, never retry: whether the
+    ** data reached the disk is unknown until the database is reopened. */
     if ((rc & 0xff) == SQLITE_IOERR) p->bBroken = 1;
   }
   /* Keep the first error through the clean-up. */

@@ -5,7 +5,8 @@
 ** and clamps large reals. A term or index read that way would turn
 ** raft_truncate(NULL) into "truncate from 0". Every integer argument goes
 ** through rlValueU63() instead, which accepts only an INTEGER in
-** 0..2^63-1 (SPEC §1) and names the argument and the offending value.
+** 0..2^63-1 (docs/contract.md §1) and names the argument and the
+** offending value.
 */
 #include "raftlite_int.h"
 

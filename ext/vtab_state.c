@@ -11,8 +11,8 @@
 **                    membership_term, membership_index, membership)
 **
 ** last_log_* is the last present entry, or last_purged when the log is
-** empty (SPEC §1); membership is the applied membership and the log id
-** that carried it. NULL stands for "none".
+** empty (docs/contract.md §1); membership is the applied membership and
+** the log id that carried it. NULL stands for "none".
 */
 #include "vtab_query.h"
 

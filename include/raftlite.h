@@ -5,7 +5,7 @@
 ** snapshots in ordinary tables of a SQLite database, guarded by triggers so
 ** that no writer — this library, an application, or an operator typing into
 ** the sqlite3 shell — can store a state that breaks the rules of the
-** storage contract (SPEC.md §2).
+** storage contract (docs/contract.md §2).
 **
 ** This header is the whole public C surface. It declares:
 **   - the version of the library;
@@ -67,7 +67,7 @@ RAFTLITE_API int sqlite3_raftlite_init(sqlite3 *db, char **pzErrMsg,
                                        const sqlite3_api_routines *pApi);
 
 /* ==================================================================== */
-/* Value types of the storage contract (SPEC.md §1, §6)                  */
+/* Value types of the storage contract (contract §1, §6)                */
 /* ==================================================================== */
 
 /* A log id: ordered by term, then index. */
@@ -94,7 +94,7 @@ typedef struct raftlite_log_state {
 typedef enum raftlite_kind {
   RAFTLITE_BLANK = 0,     /* no payload (stored as an empty blob) */
   RAFTLITE_NORMAL = 1,    /* application bytes, any length, NULs included */
-  RAFTLITE_MEMBERSHIP = 2 /* JSON text, SPEC.md §1 */
+  RAFTLITE_MEMBERSHIP = 2 /* JSON text, contract §1 */
 } raftlite_kind;
 
 /* A log entry. Entries passed in are read during the call only; entries
@@ -177,7 +177,7 @@ typedef struct raftlite_state_machine {
   int (*restore)(void *ctx, sqlite3 *db, raftlite_snapshot *r);
 } raftlite_state_machine;
 
-/* Which rule a refused call broke (SPEC.md §2). */
+/* Which rule a refused call broke (contract §2). */
 typedef enum raftlite_violation_kind {
   RAFTLITE_NO_VIOLATION = 0,
   RAFTLITE_TERM_NOT_ASCENDING,
@@ -210,7 +210,7 @@ typedef enum raftlite_violation_kind {
 ** it holds prepared statements of that connection until raftlite_close().
 **
 ** Return codes are SQLite result codes. A call that breaks a rule of
-** SPEC.md §2 returns SQLITE_CONSTRAINT (SQLITE_NOTFOUND for
+** contract §2 returns SQLITE_CONSTRAINT (SQLITE_NOTFOUND for
 ** LogIndexNotFound, SQLITE_RANGE or SQLITE_MISMATCH for a value out of
 ** range), leaves the store unchanged, and raftlite_violation() names the
 ** rule; raftlite_errmsg() gives a sentence with the ids involved. The next
@@ -237,11 +237,13 @@ typedef struct raftlite raftlite;
 ** Opens the store in schema zSchema ("main" when NULL) of db, installing or
 ** upgrading it as raft_install() does, and reclaiming receiving snapshot
 ** streams a crash left behind. The connection must have triggers enabled
-** (SQLITE_DBCONFIG_ENABLE_TRIGGER) and, for a file-backed schema, a
-** journal_mode other than OFF or MEMORY and synchronous FULL or EXTRA;
-** otherwise SQLITE_MISUSE, unless flags has RAFTLITE_OPEN_RELAXED (which
-** waives the journal and sync checks, never the triggers). No setting of
-** the connection is changed. raftlite_open(db, s, pp) is
+** (SQLITE_DBCONFIG_ENABLE_TRIGGER), CHECK constraints on, a journal
+** (journal_mode not OFF) and, for a file-backed schema, a journal_mode
+** other than MEMORY and synchronous FULL or EXTRA (EXTRA with
+** journal_mode DELETE); otherwise SQLITE_MISUSE, unless flags has
+** RAFTLITE_OPEN_RELAXED (which waives the file-backed schema's journal and
+** sync checks, never journal_mode OFF, never the triggers). See
+** docs/contract.md §5. No setting of the connection is changed. raftlite_open(db, s, pp) is
 ** raftlite_open_v2(db, s, 0, pp).
 **
 ** @param[in]  db      an open connection; must outlive the handle
@@ -287,7 +289,7 @@ RAFTLITE_API int raftlite_save_hard_state(raftlite *p, const raftlite_hard_state
 /* read_hard_state: *pFound is 0 (and *hs zeroed) if never saved. */
 RAFTLITE_API int raftlite_read_hard_state(raftlite *p, raftlite_hard_state *hs, int *pFound);
 
-/* get_log_state (SPEC.md §1). */
+/* get_log_state (contract §1). */
 RAFTLITE_API int raftlite_get_log_state(raftlite *p, raftlite_log_state *out);
 
 /*

@@ -7,7 +7,7 @@
 -- they are in the plain sqlite3 shell:  sqlite3 x.db < sql/001_tables.sql
 --
 -- Integers are SQLite's signed 64-bit: terms, indexes and node ids are
--- therefore 0 .. 2^63-1 (SPEC 1), enforced by CHECKs.
+-- therefore 0 .. 2^63-1 (docs/contract.md §1), enforced by CHECKs.
 -- A log id (term, index) is stored as two columns, both NULL for "none".
 
 -- Schema version of the store, tracked apart from PRAGMA user_version,

@@ -1,4 +1,4 @@
--- What a valid membership is (SPEC 1), in one place.
+-- What a valid membership is (docs/contract.md §1), in one place.
 --
 -- INVARIANT(membership-valid): a membership is JSON text, either
 --   an array of one or two non-empty arrays of node ids  [[1,2,3]]

@@ -1,4 +1,4 @@
--- Rules of the hard state (SPEC 2, save_hard_state).
+-- Rules of the hard state (docs/contract.md §2, save_hard_state).
 --
 -- INVARIANT(term-ascending): current_term never decreases, and the hard
 -- state, once saved, is never deleted.

@@ -1,5 +1,5 @@
--- Rules of the log (SPEC 2: append_to_log, delete_conflict_logs_since,
--- purge_logs_upto, and the reference id).
+-- Rules of the log (docs/contract.md §2: append_to_log,
+-- delete_conflict_logs_since, purge_logs_upto, and the reference id).
 --
 -- INVARIANT(log-contiguous): the present entries have consecutive indexes,
 -- the first one is last_purged.index + 1 when something was purged, and

@@ -1,5 +1,6 @@
--- Rules of the log state and the applied state (SPEC 2: purge_logs_upto,
--- delete_conflict_logs_since, apply_to_state_machine, install_snapshot).
+-- Rules of the log state and the applied state (docs/contract.md §2:
+-- purge_logs_upto, delete_conflict_logs_since, apply_to_state_machine,
+-- install_snapshot).
 --
 -- INVARIANT(state-single-row): raftlite_state has exactly one row, made by
 -- raft_install(); it is never deleted or replaced.

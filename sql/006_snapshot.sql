@@ -1,5 +1,5 @@
--- Rules of the snapshot meta (SPEC 2: build_snapshot, install_snapshot,
--- get_current_snapshot).
+-- Rules of the snapshot meta (docs/contract.md §2: build_snapshot,
+-- install_snapshot, get_current_snapshot).
 --
 -- INVARIANT(snapshot-not-stale): a snapshot becomes current only if its
 -- last log id is not below last_applied.

@@ -1,7 +1,8 @@
 /*
-** test_capi.c — the C API of include/raftlite.h: every rule of SPEC §2
-** with its violation kind and an unchanged store, the handle's checks, the
-** reads, persistence across reopen, and payload round trips.
+** test_capi.c — the C API of include/raftlite.h: every rule of the
+** contract (docs/contract.md §2) with its violation kind and an unchanged
+** store, the handle's checks, the reads, persistence across reopen, and
+** payload round trips.
 */
 #include "fixture.h"
 

@@ -1,9 +1,10 @@
 /*
 ** test_conformance.c — openraft's storage conformance suite (testing/suite.rs,
 ** early-2022 RaftStorage shape, and its defensive df_* checks) rewritten for
-** the C API. raftlite is always defensive (SPEC §2): where openraft lets a
-** rule-breaking write through and a later read complain, raftlite refuses
-** the write, names the rule and leaves the store as it was.
+** the C API. raftlite is always defensive (docs/contract.md §2): where
+** openraft lets a rule-breaking write through and a later read complain,
+** raftlite refuses the write, names the rule and leaves the store as it
+** was.
 */
 #include "fixture.h"
 
@@ -77,7 +78,7 @@ static void membership(void *f, uint64_t t, uint64_t i, const char *zJson) {
   ASSERT_STR(zGot, zJson);
 }
 
-/* Asserts that the last message names the ids z1 and z2 (SPEC §6). */
+/* Asserts that the last message names the ids z1 and z2 (contract §6). */
 static void msgHas(void *f, const char *z1, const char *z2) {
   const char *zMsg = raftlite_errmsg(F->store);
   if ((z1 && strstr(zMsg, z1) == NULL) || (z2 && strstr(zMsg, z2) == NULL)) {
@@ -87,7 +88,8 @@ static void msgHas(void *f, const char *z1, const char *z2) {
 
 /* REFUSED(call, kind, z1, z2): call returns SQLITE_CONSTRAINT with kind
 ** RAFTLITE_<kind> (or eAlt: one input breaking two rules may report either,
-** SPEC §2), leaves the store unchanged, and its message names z1 and z2. */
+** contract §2), leaves the store unchanged, and its message names z1 and
+** z2. */
 static void refused(void *f, int iLine, const char *zCall, int rc, char *zBefore,
                     raftlite_violation_kind eWant, raftlite_violation_kind eAlt,
                     const char *z1, const char *z2) {

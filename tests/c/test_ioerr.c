@@ -1,7 +1,7 @@
 /*
 ** test_ioerr.c — after an I/O error on commit or sync, the handle refuses
-** writes until the store is reopened (SPEC §5: a failed fsync is never
-** retried, since whether the data reached the disk is unknown).
+** writes until the store is reopened (docs/contract.md §5: a failed fsync
+** is never retried, since whether the data reached the disk is unknown).
 **
 ** The faultvfs shim (faultvfs.h) fails xSync on demand: every sync of the
 ** commit in turn (the journal's, the database's; the WAL's), in a

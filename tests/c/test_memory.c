@@ -1,6 +1,6 @@
 /*
-** test_memory.c — memory does not grow with snapshot size (SPEC §5,
-** issue: bounded memory for snapshots).
+** test_memory.c — memory does not grow with snapshot size
+** (docs/contract.md §5, issue: bounded memory for snapshots).
 **
 **     test_memory [MiB ...]        (default: 64 256)
 **

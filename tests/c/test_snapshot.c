@@ -1,7 +1,8 @@
 /*
 ** test_snapshot.c — snapshots through the C API: streams across chunk
 ** boundaries and seeks, build/get/receive/install with a key-value state
-** machine, SPEC §2's install rules for the log, and what a crash leaves.
+** machine, the contract's install rules for the log (docs/contract.md
+** §2), and what a crash leaves.
 */
 #include "fixture.h"
 #include "raftlite_int.h" /* rlEntryPayloadCheck */
