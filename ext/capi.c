@@ -274,7 +274,19 @@ int raftlite_get_log_id(raftlite *p, uint64_t index, raftlite_log_id *out) {
     memset(out, 0, sizeof(*out));
     return rlFailSqlite(&p->store, rc);
   }
-  if (!bFound) return rlFail(&p->store, RL_MSG_NOT_FOUND, (i64)index);
+  if (!bFound) {
+    /* At the last purged index the last purged log id is known (engines
+    ** ask for the term at prev_log_index right after a snapshot). */
+    RlState state;
+    rc = rlReadState(&p->store, &state);
+    if (rc != SQLITE_OK) return rc;
+    if (state.purged.has && state.purged.index == (i64)index) {
+      out->term = (uint64_t)state.purged.term;
+      out->index = index;
+      return SQLITE_OK;
+    }
+    return rlFail(&p->store, RL_MSG_NOT_FOUND, (i64)index);
+  }
   return SQLITE_OK;
 }
 

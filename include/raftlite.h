@@ -327,8 +327,9 @@ RAFTLITE_API int raftlite_delete_conflict_logs_since(raftlite *p, raftlite_log_i
 */
 RAFTLITE_API int raftlite_purge_logs_upto(raftlite *p, raftlite_log_id upto);
 
-/* get_log_id (provided): the log id of the entry at index, or
-** SQLITE_NOTFOUND with LOG_INDEX_NOT_FOUND. */
+/* get_log_id (provided): the log id of the entry at index; at the last
+** purged index, the last purged log id; otherwise SQLITE_NOTFOUND with
+** LOG_INDEX_NOT_FOUND. */
 RAFTLITE_API int raftlite_get_log_id(raftlite *p, uint64_t index, raftlite_log_id *out);
 
 /* ==================================================================== */

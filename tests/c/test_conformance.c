@@ -284,8 +284,8 @@ TEST(log, getLogState) {
   logState(f, 1, 2, 3, 1, 2, 3);
 }
 
-/* get_log_id gives present entries, LogIndexNotFound for absent ones, the
-** last purged index included (openraft returns last_purged there). */
+/* get_log_id gives present entries, the last purged log id at its index
+** (as openraft), LogIndexNotFound for other absent ones. */
 TEST(log, getLogId) {
   ASSERT_OK(feed10(F->store));
   ASSERT_OK(APPLY(B(0, 0), B(1, 1), B(1, 2), B(1, 3)));
@@ -296,7 +296,10 @@ TEST(log, getLogId) {
   ASSERT_INT(raftlite_violation(F->store), RAFTLITE_LOG_INDEX_NOT_FOUND);
   ASSERT_INT(raftlite_get_log_id(F->store, 11, &id), SQLITE_NOTFOUND);
   msgHas(f, "11", NULL);
-  ASSERT_INT(raftlite_get_log_id(F->store, 3, &id), SQLITE_NOTFOUND);
+  /* At the last purged index: the last purged log id (docs/contract.md §2). */
+  ASSERT_OK(raftlite_get_log_id(F->store, 3, &id));
+  ASSERT_ID(id, 1, 3);
+  ASSERT_INT(raftlite_get_log_id(F->store, 2, &id), SQLITE_NOTFOUND);
   ASSERT_OK(raftlite_get_log_id(F->store, 4, &id));
   ASSERT_ID(id, 1, 4);
   ASSERT_INT(raftlite_violation(F->store), RAFTLITE_NO_VIOLATION);
