@@ -62,7 +62,9 @@ static int judge(const char *zText, int nText, char *zCanonOut, size_t nCanonOut
   fuzzExec(db, "SAVEPOINT judge");
   char *zJudged = NULL;
   sqlite3_bind_text(pValid, 1, zText, nText, SQLITE_TRANSIENT);
-  int bValid = sqlite3_step(pValid) == SQLITE_ROW && sqlite3_column_int(pValid, 0);
+  /* json_valid() stops at a NUL; the writers refuse any NUL first. */
+  int bValid = sqlite3_step(pValid) == SQLITE_ROW && sqlite3_column_int(pValid, 0) &&
+               memchr(zText, 0, (size_t)nText) == NULL;
   sqlite3_reset(pValid);
   if (bValid) {
     sqlite3_bind_text(pJson, 1, zText, nText, SQLITE_TRANSIENT);
