@@ -49,7 +49,8 @@ struct raftlite {
   RlStore store;
 };
 
-#define CK_DEFAULT_WAL_FRAMES 1000
+/* 250 and 4 * 250: the writer keeps SQLite's default bound, 1000 frames. */
+#define CK_DEFAULT_WAL_FRAMES 250
 #define CK_DEFAULT_WRITER_FACTOR 4 /* writer_autocheckpoint: 4 * wal_frames */
 #define CK_DEFAULT_POLL_MS 10
 

@@ -445,10 +445,12 @@ RAFTLITE_API void raftlite_snapshot_close(raftlite_snapshot *s);
 ** the writer's own auto-checkpoint, set higher, only copies what is left:
 ** it stays the bound of the WAL, since the WAL starts over only when a
 ** transaction begins with every frame copied, which happens between the
-** writer's transactions. The flag RAFTLITE_CHECKPOINTER_SET_WRITER_
-** AUTOCHECKPOINT sets it (to writer_autocheckpoint); raftlite changes no
-** setting unless asked. A writer with wal_autocheckpoint 0 has no bound:
-** its WAL grows while it commits back to back (docs/checkpointer.md).
+** writer's transactions. The defaults fit SQLite's default
+** wal_autocheckpoint (1000): the thread copies every 250 frames. The flag
+** RAFTLITE_CHECKPOINTER_SET_WRITER_AUTOCHECKPOINT sets the writer's to
+** writer_autocheckpoint; raftlite changes no setting unless asked. A writer
+** with wal_autocheckpoint 0 has no bound: its WAL grows while it commits
+** back to back, the thread's copies notwithstanding (docs/checkpointer.md).
 **
 ** Durability is unchanged: a call is durable when it returns, as without
 ** the thread, which syncs as the writer's own checkpoint would (its
@@ -479,9 +481,10 @@ typedef struct raftlite_checkpointer raftlite_checkpointer;
 /* The settings of a checkpointer. A zeroed struct (or a NULL pointer) gives
 ** the defaults; a negative value is refused. */
 typedef struct raftlite_checkpointer_config {
-  int wal_frames;            /* PASSIVE when this many frames wait; 0: 1000 */
+  int wal_frames;            /* PASSIVE when this many frames wait; 0: 250 */
   int writer_autocheckpoint; /* with the flag: the writer's wal_autocheckpoint,
-                             ** above wal_frames; 0: 4 * wal_frames */
+                             ** above wal_frames; 0: 4 * wal_frames (1000 with
+                             ** the defaults: SQLite's own default) */
   int idle_ms;               /* TRUNCATE after this long without a commit;
                              ** 0: never */
   int poll_ms;               /* how often the thread looks at the WAL; 0: 10 */

@@ -260,23 +260,24 @@ TEST(setting, writerAutocheckpointOnlyWhenAsked) {
   sqlite3 *db;
   raftlite *store;
   openWal(DB, NULL, 1000, &db, &store);
-  ASSERT_INT(queryInt(db, "PRAGMA wal_autocheckpoint"), 1000);
+  sqlite3_wal_autocheckpoint(db, 1234);
   raftlite_checkpointer *c = NULL;
   ASSERT_INT(raftlite_checkpointer_start(store, NULL, &c), SQLITE_OK);
-  ASSERT_INT(queryInt(db, "PRAGMA wal_autocheckpoint"), 1000);
+  ASSERT_INT(queryInt(db, "PRAGMA wal_autocheckpoint"), 1234);
   ASSERT_INT(queryInt(db, "PRAGMA synchronous"), 2);
   raftlite_checkpointer_free(c);
   raftlite_checkpointer_config cfg = {0};
   cfg.flags = RAFTLITE_CHECKPOINTER_SET_WRITER_AUTOCHECKPOINT;
   ASSERT_INT(raftlite_checkpointer_start(store, &cfg, &c), SQLITE_OK);
-  ASSERT_INT(queryInt(db, "PRAGMA wal_autocheckpoint"), 4000);
+  ASSERT_INT(queryInt(db, "PRAGMA wal_autocheckpoint"), 1000); /* 4 * 250 */
   raftlite_checkpointer_free(c);
-  ASSERT_INT(queryInt(db, "PRAGMA wal_autocheckpoint"), 4000); /* not undone: documented */
+  sqlite3_wal_autocheckpoint(db, 1234);
   cfg.wal_frames = 50;
   cfg.writer_autocheckpoint = 75;
   ASSERT_INT(raftlite_checkpointer_start(store, &cfg, &c), SQLITE_OK);
   ASSERT_INT(queryInt(db, "PRAGMA wal_autocheckpoint"), 75);
   raftlite_checkpointer_free(c);
+  ASSERT_INT(queryInt(db, "PRAGMA wal_autocheckpoint"), 75); /* not undone: documented */
   fuClose(&db, &store);
   fuRemoveDb(DB);
 }
@@ -638,6 +639,8 @@ static int bench(int nSec) {
       sqlite3_busy_timeout(aDb[i], 5000);
     }
     raftlite_checkpointer_config cfg = {0};
+    if (getenv("CK_WAL_FRAMES")) cfg.wal_frames = atoi(getenv("CK_WAL_FRAMES"));
+    if (getenv("CK_WRITER")) cfg.writer_autocheckpoint = atoi(getenv("CK_WRITER"));
     cfg.flags = RAFTLITE_CHECKPOINTER_SET_WRITER_AUTOCHECKPOINT;
     if (raftlite_checkpointer_start(aStore[1], &cfg, &c) != SQLITE_OK) {
       fprintf(stderr, "start: %s\n", raftlite_errmsg(aStore[1]));
