@@ -58,6 +58,7 @@ struct raftlite_checkpointer {
   /* Set by start(), read-only afterwards. */
   sqlite3 *db;           /* the thread's own connection */
   i64 nWalFrames;        /* PASSIVE threshold */
+  i64 nWriterFrames;     /* the writer's wal_autocheckpoint at start; 0: none */
   int nIdleMs;           /* TRUNCATE after this idle time; 0: never */
   int nPollMs;
   pthread_t thread;
@@ -207,7 +208,11 @@ static void *ckMain(void *pArg) {
       pthread_mutex_lock(&p->mutex);
       if (w.mxFrame > p->stats.max_wal_frames) p->stats.max_wal_frames = w.mxFrame;
       pthread_mutex_unlock(&p->mutex);
-      if (nLeft >= p->nWalFrames) {
+      /* Past the writer's own threshold, its next commit checkpoints and
+      ** the WAL starts over after it: a checkpoint of the thread then only
+      ** holds the checkpoint lock the writer's needs, and the WAL grows
+      ** past the bound meanwhile. */
+      if (nLeft >= p->nWalFrames && (p->nWriterFrames == 0 || w.mxFrame < p->nWriterFrames)) {
         ckRun(p, SQLITE_CHECKPOINT_PASSIVE, &w, 1);
       } else if (p->nIdleMs > 0 && !bIdleDone && w.mxFrame > 0 &&
                  tNow - tChange >= p->nIdleMs) {
@@ -341,6 +346,13 @@ int raftlite_checkpointer_start(raftlite *pHandle, const raftlite_checkpointer_c
                     " WAL (use locking_mode NORMAL to run the checkpointer)");
   }
   sqlite3_free(zMode);
+  if (!(cfg.flags & RAFTLITE_CHECKPOINTER_SET_WRITER_AUTOCHECKPOINT)) {
+    /* The writer's own threshold, which the thread leaves to it. */
+    char *zAuto = ckPragma(dbStore, NULL, "wal_autocheckpoint", &rc);
+    if (zAuto == NULL) return rlFailSqlite(pStore, rc);
+    nWriterFrames = atoi(zAuto) > 0 ? atoi(zAuto) : 0;
+    sqlite3_free(zAuto);
+  }
   char *zSync = ckPragma(dbStore, zSchema, "synchronous", &rc);
   if (zSync == NULL) return rlFailSqlite(pStore, rc);
   int iSync = atoi(zSync);
@@ -416,6 +428,7 @@ int raftlite_checkpointer_start(raftlite *pHandle, const raftlite_checkpointer_c
   if (cfg.flags & RAFTLITE_CHECKPOINTER_SET_WRITER_AUTOCHECKPOINT) {
     sqlite3_wal_autocheckpoint(dbStore, nWriterFrames);
   }
+  p->nWriterFrames = nWriterFrames;
   *ppOut = p;
   return SQLITE_OK;
 }

@@ -289,12 +289,14 @@ TEST(setting, writerAutocheckpointOnlyWhenAsked) {
 #define BOUND_WAL 100
 #define BOUND_WRITER 400
 /* The slack docs/checkpointer.md documents: the writer checkpoints after
-** the commit that takes the WAL past its wal_autocheckpoint, and the WAL
-** starts over at its next transaction, so the WAL can pass the bound by
-** the frames of about one transaction. Two of this test's largest (16
-** entries of 2 KiB: about 12 frames) and some margin for a checkpoint the
-** writer skipped while the thread held the checkpoint lock. */
-#define BOUND_SLACK 60
+** the commit that takes the WAL past its wal_autocheckpoint and the WAL
+** starts over at its next transaction, unless a checkpoint of the thread
+** holds the checkpoint lock at that moment; then each commit tries again.
+** The thread starts none past the writer's threshold, so the WAL passes the
+** bound by the commits made while one of the thread's checkpoints (at most
+** BOUND_WRITER frames, one sync) finishes: here 15 of this test's
+** transactions (1 to 16 entries of up to 2 KiB, 2 to 12 frames). */
+#define BOUND_SLACK 150
 
 /* Appends for about nMs with batches of 1 to 16 entries; the largest WAL
 ** seen after any commit, in frames of the file's size. */
@@ -629,6 +631,7 @@ static int bench(int nSec) {
   printf("cell          without/s     with/s   ratio   (%d s per cell, 250 ms slices)\n", nSec);
   for (size_t iCell = 0; iCell < sizeof(aCell) / sizeof(aCell[0]); iCell++) {
     int nBytes = aCell[iCell][0], k = aCell[iCell][1];
+    if (getenv("CK_CELL") && (size_t)atoi(getenv("CK_CELL")) != iCell) continue;
     sqlite3 *aDb[2];
     raftlite *aStore[2];
     const char *azPath[2] = {"bench-off.db", "bench-on.db"};
