@@ -178,6 +178,8 @@ static void *ckMain(void *pArg) {
   int bLastKnown = 0;
   double tChange = ckNowMs(); /* when the writer last committed */
   int bIdleDone = 0;          /* TRUNCATE done (or tried) in this idle period */
+  double tRetry = 0;          /* after a failed checkpoint: not before this */
+  int nFailed = 0;            /* failed checkpoints in a row */
   pthread_mutex_lock(&p->mutex);
   while (!p->bStop) {
     struct timespec ts;
@@ -193,13 +195,17 @@ static void *ckMain(void *pArg) {
     CkWal w;
     int bKnown = ckReadWal(p->db, &w);
     double tNow = ckNowMs();
-    if (!bKnown) {
+    int rc = SQLITE_OK;
+    if (tNow < tRetry) {
+      /* A failing disk: retry later, not every poll. */
+    } else if (!bKnown) {
       /* Not mapped yet, or a header being written: a PASSIVE checkpoint
       ** is always safe, and maps the WAL-index. */
-      ckRun(p, SQLITE_CHECKPOINT_PASSIVE, &w, 0);
+      rc = ckRun(p, SQLITE_CHECKPOINT_PASSIVE, &w, 0);
     } else {
-      if (!bLastKnown || w.iChange != last.iChange || w.mxFrame != last.mxFrame ||
-          w.salt0 != last.salt0) {
+      int bQuiet = bLastKnown && w.iChange == last.iChange && w.mxFrame == last.mxFrame &&
+                   w.salt0 == last.salt0;
+      if (!bQuiet) {
         tChange = tNow;
         bIdleDone = 0;
       }
@@ -209,21 +215,28 @@ static void *ckMain(void *pArg) {
       if (w.mxFrame > p->stats.max_wal_frames) p->stats.max_wal_frames = w.mxFrame;
       pthread_mutex_unlock(&p->mutex);
       /* Past the writer's own threshold, its next commit checkpoints and
-      ** the WAL starts over after it: a checkpoint of the thread then only
-      ** holds the checkpoint lock the writer's needs, and the WAL grows
-      ** past the bound meanwhile. */
-      if (nLeft >= p->nWalFrames && (p->nWriterFrames == 0 || w.mxFrame < p->nWriterFrames)) {
-        ckRun(p, SQLITE_CHECKPOINT_PASSIVE, &w, 1);
+      ** the WAL starts over after it: a checkpoint of the thread would only
+      ** hold the checkpoint lock the writer's needs, and the WAL would grow
+      ** past the bound meanwhile. Unless the writer has stopped there. */
+      if (nLeft >= p->nWalFrames &&
+          (p->nWriterFrames == 0 || w.mxFrame < p->nWriterFrames || bQuiet)) {
+        rc = ckRun(p, SQLITE_CHECKPOINT_PASSIVE, &w, 1);
       } else if (p->nIdleMs > 0 && !bIdleDone && w.mxFrame > 0 &&
                  tNow - tChange >= p->nIdleMs) {
         bIdleDone = 1;
-        ckRun(p, SQLITE_CHECKPOINT_TRUNCATE, &w, 1);
+        rc = ckRun(p, SQLITE_CHECKPOINT_TRUNCATE, &w, 1);
       }
       last = w;
       bLastKnown = 1;
       /* What the checkpoint itself changed is no commit. */
       CkWal after;
       if (ckReadWal(p->db, &after)) last = after;
+    }
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED) {
+      nFailed++;
+      tRetry = tNow + (nFailed >= 7 ? 1000.0 : 10.0 * (1 << nFailed));
+    } else if (tNow >= tRetry) {
+      nFailed = 0;
     }
     pthread_mutex_lock(&p->mutex);
   }

@@ -563,8 +563,11 @@ static void faultRun(int eClass, int rcFault) {
   svLock();
   fvDirSync();
   svUnlock();
+  /* The thread does all the copying: the writer's own checkpoints (made on
+  ** the arming thread, never failed) stay out of the way. */
   raftlite_checkpointer_config cfg = {0};
   cfg.wal_frames = 5;
+  cfg.writer_autocheckpoint = 100000;
   cfg.poll_ms = 1;
   cfg.flags = RAFTLITE_CHECKPOINTER_SET_WRITER_AUTOCHECKPOINT;
   raftlite_checkpointer *c = NULL;
