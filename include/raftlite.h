@@ -20,7 +20,7 @@
 **
 **       cc app.c $(pkg-config --cflags --libs raftlite)
 **
-**       find_package(raftlite 0.1 REQUIRED)
+**       find_package(raftlite REQUIRED)
 **       target_link_libraries(app PRIVATE raftlite::raftlite)
 **
 **   (raftlite::raftlite_static for the static library.) The library is
