@@ -3,8 +3,8 @@
 #   cmake -DNM=<nm> -DHEADER=include/raftlite.h -DLIBRARY=<libraftlite.so>
 #         -DMODULE=<raftlite.so> -P symbols.cmake
 #
-# libraftlite.so must export exactly the functions raftlite.h declares with
-# RAFTLITE_API — no sqlite3_raftlite_init, no internal rl* name — and the
+# libraftlite.so must export exactly the functions raftlite.h declares, each
+# marked RAFTLITE_API — no sqlite3_raftlite_init, no internal rl* name — and the
 # module exactly sqlite3_raftlite_init, the entry point SQLite derives from
 # its file name. Any difference is listed and fails the test.
 foreach(var NM HEADER LIBRARY MODULE)
@@ -13,22 +13,46 @@ foreach(var NM HEADER LIBRARY MODULE)
   endif()
 endforeach()
 
-# The public API: every RAFTLITE_API declaration, comments and preprocessor
-# lines (the macro's own definition) left out.
+# The public API: every function raftlite.h declares. Comments,
+# preprocessor lines (RAFTLITE_API's own definition) and brace bodies
+# (structs, enums: their function-pointer members) are dropped; what is
+# left splits at ';' into declarations, and one with a name followed by '('
+# that is not a typedef declares a function. Each must carry RAFTLITE_API,
+# or it would be hidden: a declared function the library does not export.
 file(READ "${HEADER}" text)
 string(REGEX REPLACE "/\\*([^*]|\\*+[^*/])*\\*+/" "" text "${text}")
+string(REGEX REPLACE "\\\\\n" " " text "${text}")  # continued lines joined
 string(REGEX REPLACE "\n#[^\n]*" "\n" text "${text}")
-string(REGEX MATCHALL "RAFTLITE_API[^;(]*\\(" decls "${text}")
+string(REPLACE "extern \"C\" {" "" text "${text}")
+set(previous "")
+while(NOT previous STREQUAL text)
+  set(previous "${text}")
+  string(REGEX REPLACE "{[^{}]*}" "" text "${text}")
+endwhile()
+string(REPLACE ";" "|" text "${text}")
+string(REGEX MATCHALL "[^|]+" decls "${text}")
 set(api "")
+set(unmarked "")
 foreach(decl IN LISTS decls)
-  string(REGEX MATCH "([A-Za-z_][A-Za-z_0-9]*)[ \t\n]*\\($" name "${decl}")
-  list(APPEND api "${CMAKE_MATCH_1}")
+  string(STRIP "${decl}" decl)
+  if(decl MATCHES "^typedef[ \t\n]" OR NOT decl MATCHES "([A-Za-z_][A-Za-z_0-9]*)\\(")
+    continue()
+  endif()
+  set(name "${CMAKE_MATCH_1}")
+  list(APPEND api "${name}")
+  if(NOT decl MATCHES "(^|[ \t\n])RAFTLITE_API[ \t\n]")
+    list(APPEND unmarked "${name}")
+  endif()
 endforeach()
 list(SORT api)
 list(LENGTH api n)
 if(n LESS 30)
-  message(FATAL_ERROR "symbols.cmake: only ${n} RAFTLITE_API functions found in ${HEADER}: "
-                      "the header's declarations no longer match this parser")
+  message(FATAL_ERROR "symbols.cmake: only ${n} functions found in ${HEADER}: "
+                      "the header no longer matches this parser")
+endif()
+if(unmarked)
+  string(REPLACE ";" " " unmarked "${unmarked}")
+  message(SEND_ERROR "raftlite.h declares without RAFTLITE_API (so they are not exported): ${unmarked}")
 endif()
 
 # The dynamic symbols a shared object defines.
