@@ -522,6 +522,44 @@ TEST(stop, concurrent) {
   fuRemoveDb(DB);
 }
 
+static void *stopLater(void *p) {
+  sleepMs(15);
+  return (void *)(intptr_t)raftlite_checkpointer_stop(p);
+}
+
+/* Stopped from another thread while the writer appends and the thread
+** copies: the writer's calls all succeed, before and after. */
+TEST(stop, whileWriterAppends) {
+  sqlite3 *db;
+  raftlite *store;
+  openWal(DB, NULL, 5000, &db, &store);
+  int nThread = threadCount();
+  for (int round = 0; round < 10; round++) {
+    raftlite_checkpointer *c = startBusy(db, store);
+    pthread_t t;
+    ASSERT_INT(pthread_create(&t, NULL, stopLater, c), 0);
+    uint64_t idx = lastIndex(store) + 1;
+    double tEnd = nowSec() + 0.04;
+    while (nowSec() < tEnd) {
+      int rc = appendBatch(store, 1, idx, 8, 1500);
+      if (rc != SQLITE_OK) FAIL("append: %d %s", rc, raftlite_errmsg(store));
+      idx += 8;
+    }
+    void *pRc;
+    pthread_join(t, &pRc);
+    ASSERT_INT((intptr_t)pRc, SQLITE_OK);
+    raftlite_checkpointer_stats st;
+    ASSERT_INT(raftlite_checkpointer_get_stats(c, &st), SQLITE_OK);
+    ASSERT_INT(st.running, 0);
+    raftlite_checkpointer_free(c);
+    ASSERT_INT(threadCountSettled(nThread), nThread);
+  }
+  const char *zCheck = fuCheck(db);
+  if (zCheck) FAIL("%s", zCheck);
+  fuClose(&db, &store);
+  fuRemoveDb(DB);
+}
+
 /* The store and its connection closed while the checkpointer runs: it does
 ** not touch them (it keeps checkpointing the file) and free stops it. */
 TEST(stop, closeWithoutStop) {
