@@ -43,8 +43,9 @@
 #include <string.h>
 #include <time.h>
 
-/* The handle of capi.c, whose first member is the store. TODO(lead): an
-** accessor in capi.c would remove this copy (see docs/checkpointer.md). */
+/* The handle of capi.c, whose first member is the store: a copy of its
+** definition until capi.c offers an accessor (a patch is proposed with
+** the raftlite_close() hook that will stop a running checkpointer). */
 struct raftlite {
   RlStore store;
 };
