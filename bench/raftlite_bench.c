@@ -1134,7 +1134,8 @@ static void partPurge(const char *zSource) {
     csvRow("purge_trace", "before", "capi", (int)i, "latency_ms", (aBase[i].t1 - aBase[i].t0) * 1e3, "ms");
   }
   for (long i = 0; i < nDuring; i++) {
-    csvRow("purge_trace", aDuring[i].t0 - pPurger->tStart < 0 ? "before" : "during", "capi", (int)(nBase + i),
+    const char *zPhase = aDuring[i].t1 < pPurger->tStart ? "before" : aDuring[i].t0 > pPurger->tEnd ? "after" : "during";
+    csvRow("purge_trace", zPhase, "capi", (int)(nBase + i),
            "latency_ms", (aDuring[i].t1 - aDuring[i].t0) * 1e3, "ms");
   }
   free(aBase);
