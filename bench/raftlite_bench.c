@@ -1449,8 +1449,8 @@ static void partTook(double t0) {
   fflush(stdout);
 }
 
-static void usage(void) {
-  fprintf(stderr,
+static void usage(FILE *pOut, int rc) {
+  fprintf(pOut,
           "usage: raftlite_bench [options]\n"
           "  --quick             small logs, 3 rounds of 0.05 s (under a minute)\n"
           "  --no-compare        raftlite's own paths only (no plain table, file, RocksDB, LMDB)\n"
@@ -1463,7 +1463,7 @@ static void usage(void) {
           "  --csv FILE          CSV output (default raftlite_bench.csv; - for none)\n"
           "  --checkpointer      raftlite stores run the background checkpointer\n"
           "  --callgrind-append  the small append run bench/callgrind measures\n");
-  exit(2);
+  exit(rc);
 }
 
 int main(int argc, char **argv) {
@@ -1495,15 +1495,17 @@ int main(int argc, char **argv) {
       g.zDir = argv[++i];
     } else if (strcmp(z, "--csv") == 0 && i + 1 < argc) {
       g.zCsv = argv[++i];
+    } else if (strcmp(z, "--help") == 0 || strcmp(z, "-h") == 0) {
+      usage(stdout, 0);
     } else {
-      usage();
+      usage(stderr, 2);
     }
   }
   if (g.nRound < 0) g.nRound = g.bQuick ? 3 : 15;
   if (g.slice < 0) g.slice = g.bQuick ? 0.05 : 0.2;
-  if (g.nRound < 1 || g.nRound > 1000 || !(g.slice > 0)) usage();
+  if (g.nRound < 1 || g.nRound > 1000 || !(g.slice > 0)) usage(stderr, 2);
   g.nLog = nLog > 0 ? nLog : g.bQuick ? 20000 : 1000000;
-  if (g.nLog < 2 * READ_N) usage();
+  if (g.nLog < 2 * READ_N) usage(stderr, 2);
   g.nBig = 2 * g.nLog;
   g.nColdRead = g.bQuick ? 3 : 10;
   payloadInit();
