@@ -286,9 +286,12 @@ static size_t recPut(unsigned char *aBuf, uint64_t idx, int szPayload) {
   return sizeof(r) + (size_t)szPayload;
 }
 
+#if defined(BENCH_HAVE_ROCKSDB) || defined(BENCH_HAVE_LMDB)
+/* A key that sorts as the index: big-endian. */
 static void keyPut(unsigned char *aKey, uint64_t idx) {
   for (int i = 0; i < 8; i++) aKey[i] = (unsigned char)(idx >> (56 - 8 * i));
 }
+#endif
 
 /* ==================================================================== */
 /* Stores for the append part                                            */
