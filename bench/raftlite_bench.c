@@ -3,10 +3,10 @@
 ** compare it with, measured side by side in one run.
 **
 **     cmake --build build --target raftlite_bench
-**     (cd build && bench/raftlite_bench)              full run, ~10 minutes
-**     (cd build && bench/raftlite_bench --quick)      under a minute
+**     (cd build && bench/raftlite_bench)              full run, about 5 minutes
+**     (cd build && bench/raftlite_bench --quick)      about 20 s
 **
-** Options (see usage()): --quick, --no-compare, --rounds N, --slice S,
+** Options (see usage()): --quick, --no-compare, --rounds N, --slice S, --log N,
 ** --only PARTS, --dir DIR, --csv FILE, --checkpointer, --callgrind-append.
 **
 ** HOW IT MEASURES
@@ -1455,7 +1455,7 @@ static void partTook(double t0) {
 static void usage(FILE *pOut, int rc) {
   fprintf(pOut,
           "usage: raftlite_bench [options]\n"
-          "  --quick             small logs, 3 rounds of 0.05 s (under a minute)\n"
+          "  --quick             small logs, 3 rounds of 0.05 s (about 20 s)\n"
           "  --no-compare        raftlite's own paths only (no plain table, file, RocksDB, LMDB)\n"
           "  --rounds N          rounds per part (default 15; --quick 3)\n"
           "  --slice S           seconds per store per round (default 0.2; --quick 0.05)\n"
