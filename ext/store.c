@@ -13,7 +13,10 @@
 
 #include <string.h>
 
-/* The statements, with $S standing for the quoted schema name. */
+/* The statements, with $S standing for the quoted schema name. An UPDATE
+** of the state row names it (WHERE id = 1): without a WHERE, SQLite
+** collects the rows to update in an ephemeral table first, the triggers
+** being there. */
 static const char *const azStmtSql[RL_STMT_COUNT] = {
     /* A name an application is unlikely to use for its own savepoints. */
     [RL_STMT_SAVEPOINT] = "SAVEPOINT raftlite_call",
@@ -59,10 +62,13 @@ static const char *const azStmtSql[RL_STMT_COUNT] = {
         " THEN CAST(printf('%010d', length(CAST(CASE WHEN json_valid(?5)"
         " THEN json(?5) ELSE ?5 END AS BLOB))) AS BLOB) ELSE ?6 END)",
     [RL_STMT_SET_PURGED] =
-        "UPDATE $S.raftlite_state SET purged_term = ?1, purged_index = ?2",
-    [RL_STMT_TRUNCATE] = "UPDATE $S.raftlite_state SET truncate_from = ?1",
+        "UPDATE $S.raftlite_state SET purged_term = ?1, purged_index = ?2"
+        " WHERE id = 1",
+    [RL_STMT_TRUNCATE] =
+        "UPDATE $S.raftlite_state SET truncate_from = ?1 WHERE id = 1",
     [RL_STMT_SET_APPLIED] =
-        "UPDATE $S.raftlite_state SET applied_term = ?1, applied_index = ?2",
+        "UPDATE $S.raftlite_state SET applied_term = ?1, applied_index = ?2"
+        " WHERE id = 1",
     [RL_STMT_SET_APPLIED_MEMBERSHIP] =
         /* The log's own text when it holds the entry (the state trigger
         ** compares them), else the canonical form of the one given. */
@@ -70,7 +76,7 @@ static const char *const azStmtSql[RL_STMT_COUNT] = {
         " membership_term = ?1, membership_index = ?2, membership = coalesce("
         "(SELECT payloads FROM $S.raftlite_segment WHERE first_index = ?2"
         " AND term = ?1 AND kind = 'membership'),"
-        " CASE WHEN json_valid(?3) THEN json(?3) ELSE ?3 END)",
+        " CASE WHEN json_valid(?3) THEN json(?3) ELSE ?3 END) WHERE id = 1",
     [RL_STMT_READ_APPLIED] =
         "SELECT applied_term, applied_index, membership_term,"
         " membership_index, membership FROM $S.raftlite_state",

@@ -188,7 +188,7 @@ BEGIN
   SELECT RAISE(ABORT, 'raft_log: LogsNonConsecutive')
   WHERE old.idx IS NOT (SELECT last_index FROM raftlite_segment
                         ORDER BY first_index DESC LIMIT 1);
-  UPDATE raftlite_state SET truncate_from = old.idx;
+  UPDATE raftlite_state SET truncate_from = old.idx WHERE id = 1;
 END;
 
 CREATE TRIGGER IF NOT EXISTS raftlite_log_update

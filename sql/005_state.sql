@@ -230,5 +230,5 @@ BEGIN
   WHERE first_index = (SELECT first_index FROM raftlite_segment
                        ORDER BY first_index DESC LIMIT 1)
     AND last_index >= new.truncate_from;
-  UPDATE raftlite_state SET truncate_from = NULL;
+  UPDATE raftlite_state SET truncate_from = NULL WHERE id = 1;
 END;
