@@ -225,6 +225,43 @@ TEST(steps, appendIsFlatInLengthLinearInBatch) {
   rlStoreClear(&st);
 }
 
+/* No statement of the store is prepared again per call, but the three
+** PRAGMAs of the durability and CHECK guards (contract §5), which SQLite
+** marks run-once: each re-prepares on every call (about 23k instructions
+** of a one-entry durable append: the known remaining per-call overhead). */
+TEST(steps, onlyThePragmasReprepare) {
+  Fixture *F = f;
+  RlStore st;
+  storeOpen(&st, F->db);
+  i64 iLast = appendBatch(&st, 0, 1);
+  RlState state;
+  if (rlReadState(&st, &state) != SQLITE_OK) FAIL("state");
+  for (int i = 0; i < RL_STMT_COUNT; i++) {
+    if (st.aStmt[i]) sqlite3_stmt_status(st.aStmt[i], SQLITE_STMTSTATUS_REPREPARE, 1);
+  }
+  enum { CALLS = 5 };
+  i64 iApplied = 0;
+  for (int r = 0; r < CALLS; r++) {
+    iLast = appendBatch(&st, iLast, 1);
+    if (rlApplyUpTo(&st, iLast, &iApplied) != SQLITE_OK) FAIL("apply: %s", st.zErrMsg);
+  }
+  int nOther = 0, nPragma = 0;
+  for (int i = 0; i < RL_STMT_COUNT; i++) {
+    if (st.aStmt[i] == NULL) continue;
+    int n = sqlite3_stmt_status(st.aStmt[i], SQLITE_STMTSTATUS_REPREPARE, 0);
+    if (i == RL_STMT_JOURNAL_MODE || i == RL_STMT_SYNCHRONOUS || i == RL_STMT_IGNORE_CHECKS) {
+      nPragma += n;
+    } else {
+      if (n) printf("  statement %d re-prepared %d times\n", i, n);
+      nOther += n;
+    }
+  }
+  rlStoreClear(&st);
+  ASSERT_INT(nOther, 0);
+  /* Two calls per round (append, apply), three PRAGMAs each. */
+  ASSERT_INT(nPragma, 2 * CALLS * 3);
+}
+
 /* A read of 10 entries and an apply of one do not grow with the log either. */
 TEST(steps, readAndApplyAreFlatInLength) {
   Fixture *F = f;
