@@ -13,7 +13,8 @@
 **   steps:   the virtual-machine steps of an append, summed over the
 **            store's statements (their triggers run inside them), do not
 **            grow with the log's length, and grow at most linearly with the
-**            batch
+**            batch; no statement is prepared again per call but the three
+**            guard PRAGMAs (SQLite expires a PRAGMA after each run)
 **
 ** An RlStore is driven directly (the static library links the internals),
 ** so that its statement table can be read.
