@@ -237,13 +237,16 @@ static int addToRun(RlStore *p, SegRun *pRun, const raftlite_entry *e) {
 }
 
 /* Whether e can extend the run: same term and kind, the next index, and
-** the segment's payloads staying within what a value can hold. */
+** the segment staying within RL_SEGMENT_MAX_BYTES and _ENTRIES (and so
+** within what a value can hold). */
 static int extendsRun(RlStore *p, const SegRun *pRun, const raftlite_entry *e) {
   if (!pRun->bAny) return 1;
   i64 nMax = sqlite3_limit(p->db, SQLITE_LIMIT_LENGTH, -1);
+  if (nMax > RL_SEGMENT_MAX_BYTES) nMax = RL_SEGMENT_MAX_BYTES;
   return e->kind == pRun->eKind && (i64)e->log_id.term == pRun->first.term &&
          pRun->iLast < INT64_MAX && (i64)e->log_id.index == pRun->iLast + 1 &&
-         (i64)e->size <= nMax - p->nRunPayloads && p->nRunEnds + RL_END_WIDTH <= nMax;
+         (i64)e->size <= nMax - p->nRunPayloads &&
+         p->nRunEnds < (i64)RL_SEGMENT_MAX_ENTRIES * RL_END_WIDTH;
 }
 
 /* A membership entry: a segment of its own, its payload canonicalised by

@@ -328,6 +328,14 @@ struct RlEntrySource {
 /* Width of one end offset in raftlite_segment.ends. */
 #define RL_END_WIDTH 10
 
+/* An append cuts its runs into segments of at most this many payload bytes
+** (an entry larger than that alone) and entries: a read of a few entries
+** loads whole segments, so their size bounds what a read costs beyond what
+** it returns, while a segment of 64 KiB still carries a 256-entry batch of
+** 256-byte entries in one row (one trigger run). */
+#define RL_SEGMENT_MAX_BYTES 65536
+#define RL_SEGMENT_MAX_ENTRIES 1024
+
 /* Reads the present entries of [iLo, iHi] from a statement of
 ** RL_SQL_READ_SEGMENTS. An entry's data points into the statement's row:
 ** valid until the next rlLogNext() or rlLogClose(). */
