@@ -295,7 +295,7 @@ proc cmd_coverage {shell ext header capi sqlmd} {
   set h [read_file $header]
   set capiText [read_file $capi]
   set sqlText [read_file $sqlmd]
-  set fns [regexp -all -inline {RAFTLITE_API\s+[^;\{(]*?\m(\w+)\s*\(} $h]
+  set fns [regexp -all -inline -line {^RAFTLITE_API\s+[^;\{(]*?\m(\w+)\s*\(} $h]
   set names {}
   foreach {- fn} $fns { lappend names $fn }
   if {[llength $names] < 20} {
