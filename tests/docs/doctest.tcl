@@ -3,6 +3,7 @@
 #   tclsh doctest.tcl sql ?-update? SHELL EXT WORKDIR FILE.md ...
 #   tclsh doctest.tcl c CC INCLUDE_DIRS WORKDIR ROOT FILE.md ...
 #   tclsh doctest.tcl coverage SHELL EXT HEADER C_API.md SQL.md
+#   tclsh doctest.tcl program WORKDIR NAME=PATH ... -- FILE.md ...
 #
 # sql: every ```sql block preceded by a marker comment
 #
@@ -32,6 +33,15 @@
 #
 # is compiled or checked accordingly; other blocks must be whole translation
 # units.
+#
+# program: a ```text block preceded by
+#
+#     <!-- example: program NAME ARG ... -->
+#
+# is the output of the built program NAME (given as NAME=PATH) run with
+# ARGs in a fresh directory; the output must equal it, except for the
+# version after "SQLite " (the program prints the library's, which differs
+# between the SQLite versions the suite runs against).
 #
 # coverage: every function the header declares appears in C_API.md, and
 # every raft* SQL function the extension registers and every table, view and
@@ -276,6 +286,54 @@ proc cmd_c {cc incdirs workdir root args} {
 }
 
 # ---------------------------------------------------------------------------
+# program
+
+proc normalize_program {text} {
+  regsub -all {SQLite [0-9]+\.[0-9]+\.[0-9]+} $text {SQLite x.y.z} text
+  return [normalize_output $text]
+}
+
+proc cmd_program {workdir args} {
+  set workdir [file normalize $workdir]
+  set i [lsearch -exact $args --]
+  foreach def [lrange $args 0 [expr {$i - 1}]] {
+    regexp {^([^=]+)=(.*)$} $def -> name path
+    set prog($name) [file normalize $path]
+  }
+  foreach file [lrange $args [expr {$i + 1}] end] {
+    foreach b [md_blocks $file] {
+      if {![regexp {^example:\s*program\s+(\S+)\s*(.*)$} [dict get $b marker] -> name argv]} continue
+      set where "$file:[dict get $b line]"
+      incr ::nCheck
+      if {[dict get $b lang] ne "text"} {
+        fail $where "'example: program' must precede a \`\`\`text block"
+        continue
+      }
+      if {![info exists prog($name)]} {
+        fail $where "no program $name given to doctest.tcl"
+        continue
+      }
+      set dir [file join $workdir "[file tail $file]-[dict get $b line]"]
+      file delete -force $dir
+      file mkdir $dir
+      set cwd [pwd]
+      cd $dir
+      catch {exec $prog($name) {*}$argv > out.txt 2>@1}
+      cd $cwd
+      set actual [normalize_program [read_file [file join $dir out.txt]]]
+      set expected [normalize_program [dict get $b body]]
+      if {$actual eq $expected} continue
+      write_file [file join $dir expected.txt] "$expected\n"
+      write_file [file join $dir actual.txt] "$actual\n"
+      catch {exec diff -u --label "$file:[dict get $b line] (the page)" --label "$name (the run)" \
+               [file join $dir expected.txt] [file join $dir actual.txt]} diff
+      regsub {\n?child process exited abnormally$} $diff {} diff
+      fail $where "the program's output differs from the page:\n$diff"
+    }
+  }
+}
+
+# ---------------------------------------------------------------------------
 # coverage
 
 proc shell_query {shell ext sql} {
@@ -332,6 +390,7 @@ switch -- $cmd {
   sql      { cmd_sql {*}[lrange $argv 1 end] }
   c        { cmd_c {*}[lrange $argv 1 end] }
   coverage { cmd_coverage {*}[lrange $argv 1 end] }
+  program  { cmd_program {*}[lrange $argv 1 end] }
   default  { puts stderr "usage: tclsh doctest.tcl sql|c|coverage ..."; exit 2 }
 }
 puts "$::nFail failures out of $::nCheck checks"
