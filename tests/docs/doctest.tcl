@@ -120,13 +120,14 @@ proc md_blocks {path} {
 # sql
 
 # The shell's error line, compared without its wording around the message:
-# the prefix ("Runtime error near line N:", "Error: near line N:") and the
-# trailing result code vary across SQLite versions; the message and the line
-# do not.
+# the prefix ("Runtime error near line N:" in 3.40, "Error near line N:" in
+# 3.53) and the trailing result code vary across SQLite versions; the
+# message and the line do not. (Output modes differ too: .mode box and
+# .mode line changed by 3.53, so the examples use the list mode.)
 proc normalize_output {text} {
   set out {}
   foreach l [split $text \n] {
-    if {[regexp {^(?:Runtime error|Parse error|Error:) near line (\d+): (.*?)(?: \(\d+\))?$} $l -> ln msg]} {
+    if {[regexp {^(?:Runtime error|Parse error|Error:?) near line (\d+): (.*?)(?: \(\d+\))?$} $l -> ln msg]} {
       set l "error near line $ln: $msg"
     }
     lappend out [string trimright $l]
@@ -169,6 +170,7 @@ proc cmd_sql {args} {
   lassign $args shell ::ext workdir
   set ::ext [file normalize $::ext]
   set workdir [file normalize $workdir]
+  file delete -force $workdir
   foreach file [lrange $args 3 end] {
     set blocks [md_blocks $file]
     set dir ""
