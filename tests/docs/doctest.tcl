@@ -19,6 +19,8 @@
 # shell's standard output comes first, then its standard error: with -bail
 # an error ends the block, so it is the block's last output. A ```sql block
 # without a marker is an error: every SQL example is run.
+# Each chain is also run as a reader would run it, pasted whole into one
+# shell session without -bail: it must print the same (see check_session).
 # -update rewrites each expected output with the real one (by hand only).
 #
 # c: every ```c block is compiled (-c, -Wall -Werror, with INCLUDE_DIRS, a
@@ -156,7 +158,7 @@ proc run_block {shell ext dir sql} {
 }
 
 proc new_chain_dir {workdir file line} {
-  set dir [file join $workdir "[file tail $file]-$line"]
+  set dir [file join $workdir "[string map {/ _ .. _} $file]-$line"]
   file delete -force $dir
   file mkdir [file join $dir build]
   # `.load build/raftlite` in a block finds the extension under test.
@@ -185,7 +187,9 @@ proc cmd_sql {args} {
         continue
       }
       if {$mode eq "fresh"} {
+        if {$dir ne ""} { check_session $shell $dir $chain }
         set dir [new_chain_dir $workdir $file [dict get $b line]]
+        set chain [list "$file:[dict get $b line]" {} {} 0]
       } elseif {$dir eq ""} {
         fail $where "'example: continue' with no example before it in this file"
         continue
@@ -195,6 +199,10 @@ proc cmd_sql {args} {
       set hasOut [expr {$next ne "" && [dict get $next lang] eq "text" && [dict get $next adjacent]}]
       if {$hasOut} { set expected [dict get $next body] }
       set actual [run_block $shell $::ext $dir [dict get $b body]]
+      lset chain 1 "[lindex $chain 1][dict get $b body]"
+      if {[normalize_output $expected] ne ""} {
+        lset chain 2 "[lindex $chain 2][normalize_output $expected]\n"
+      }
       incr ::nCheck
       if {[normalize_output $actual] eq [normalize_output $expected]} continue
       if {$update} {
@@ -202,6 +210,7 @@ proc cmd_sql {args} {
         puts "updated $where"
         continue
       }
+      lset chain 3 1
       set at [expr {$hasOut ? "[dict get $next line]" : "[dict get $b end] (no \`\`\`text block)"}]
       write_file [file join $dir expected.txt] "[normalize_output $expected]\n"
       write_file [file join $dir actual.txt] "[normalize_output $actual]\n"
@@ -210,8 +219,40 @@ proc cmd_sql {args} {
       regsub {\n?child process exited abnormally$} $diff {} diff
       fail $where "the example's output differs from the page:\n$diff"
     }
+    if {$dir ne "" && !$update} { check_session $shell $dir $chain }
     if {$update && [llength $edits]} { apply_updates $file $edits }
   }
+}
+
+# A chain of examples must also run as a reader runs it: pasted in order
+# into one shell session, without -bail (so an error that is not its
+# block's last statement shows up here), printing what the page shows
+# block after block. Error lines are compared without their line numbers,
+# which count from the session's start here.
+proc check_session {shell dir chain} {
+  lassign $chain where sql expected failed
+  # A block that failed already said what is wrong with this chain.
+  if {$failed} return
+  set sdir [file join $dir session]
+  file mkdir [file join $sdir build]
+  file link -symbolic [file join $sdir build raftlite[info sharedlibextension]] $::ext
+  write_file [file join $sdir session.sql] $sql
+  set cwd [pwd]
+  cd $sdir
+  # stdout line-buffered, so that errors (stderr) interleave in order.
+  catch {exec stdbuf -oL $shell -cmd ".load $::ext" test.db < session.sql > session.out 2>@1}
+  cd $cwd
+  set strip {error near line [0-9]+:}
+  regsub -all -line $strip [normalize_output [read_file [file join $sdir session.out]]] {error:} actual
+  regsub -all -line $strip [normalize_output $expected] {error:} expected
+  incr ::nCheck
+  if {$actual eq $expected} return
+  write_file [file join $sdir expected.txt] "$expected\n"
+  write_file [file join $sdir actual.txt] "$actual\n"
+  catch {exec diff -u --label "$where... (the pages' blocks, in order)" --label "one sqlite3 session" \
+           [file join $sdir expected.txt] [file join $sdir actual.txt]} diff
+  regsub {\n?child process exited abnormally$} $diff {} diff
+  fail $where "the examples of this chain, run in order in one shell session, print something else:\n$diff"
 }
 
 # Rewrites the expected outputs of one file, last block first so that line
@@ -315,7 +356,7 @@ proc cmd_program {workdir args} {
         fail $where "no program $name given to doctest.tcl"
         continue
       }
-      set dir [file join $workdir "[file tail $file]-[dict get $b line]"]
+      set dir [file join $workdir "[string map {/ _ .. _} $file]-[dict get $b line]"]
       file delete -force $dir
       file mkdir $dir
       set cwd [pwd]
