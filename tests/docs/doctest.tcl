@@ -46,8 +46,9 @@
 # between the SQLite versions the suite runs against).
 #
 # coverage: every function the header declares appears in C_API.md, and
-# every raft* SQL function the extension registers and every table, view and
-# virtual table raft_install() creates appears in SQL.md (as `name`).
+# every raft* SQL function the extension registers, every raft_* module
+# (eponymous table-valued functions) and every table, view and virtual
+# table raft_install() creates appears in SQL.md (as `name` or `name(`).
 #
 # Failures name the Markdown file and line; the exit status is 1.
 
@@ -240,7 +241,8 @@ proc check_session {shell dir chain} {
   set cwd [pwd]
   cd $sdir
   # stdout line-buffered, so that errors (stderr) interleave in order.
-  catch {exec stdbuf -oL $shell -cmd ".load $::ext" test.db < session.sql > session.out 2>@1}
+  set buf [expr {[auto_execok stdbuf] ne "" ? {stdbuf -oL} : {}}]
+  catch {exec {*}$buf $shell -cmd ".load $::ext" test.db < session.sql > session.out 2>@1}
   cd $cwd
   set strip {error near line [0-9]+:}
   regsub -all -line $strip [normalize_output [read_file [file join $sdir session.out]]] {error:} actual
@@ -410,6 +412,9 @@ proc cmd_coverage {shell ext header capi sqlmd} {
   }
   set q {
     SELECT DISTINCT name FROM pragma_function_list WHERE name LIKE 'raft%';
+    -- Eponymous table-valued functions are modules named raft_*; the
+    -- modules behind raft_install's tables are named raftlite_*.
+    SELECT name FROM pragma_module_list WHERE name LIKE 'raft\_%' ESCAPE '\';
     PRAGMA journal_mode = WAL;
     SELECT raft_install();
     SELECT name FROM sqlite_schema
