@@ -2,7 +2,7 @@
 #
 #   tclsh doctest.tcl sql ?-update? SHELL EXT WORKDIR FILE.md ...
 #   tclsh doctest.tcl c CC INCLUDE_DIRS WORKDIR ROOT FILE.md ...
-#   tclsh doctest.tcl coverage SHELL EXT HEADER C_API.md SQL.md
+#   tclsh doctest.tcl coverage SHELL EXT WORKDIR HEADER C_API.md SQL.md
 #   tclsh doctest.tcl program WORKDIR NAME=PATH ... -- FILE.md ...
 #
 # sql: every ```sql block preceded by a marker comment
@@ -381,8 +381,8 @@ proc cmd_program {workdir args} {
 # ---------------------------------------------------------------------------
 # coverage
 
-proc shell_query {shell ext sql} {
-  set dir [file join [pwd] coverage]
+proc shell_query {shell ext workdir sql} {
+  set dir [file normalize $workdir]
   file delete -force $dir
   file mkdir $dir
   write_file [file join $dir q.sql] $sql
@@ -393,7 +393,7 @@ proc mentions {text name} {
   return [expr {[string first "`$name`" $text] >= 0 || [regexp "`$name\\(" $text]}]
 }
 
-proc cmd_coverage {shell ext header capi sqlmd} {
+proc cmd_coverage {shell ext workdir header capi sqlmd} {
   set ext [file normalize $ext]
   set h [read_file $header]
   set capiText [read_file $capi]
@@ -420,7 +420,7 @@ proc cmd_coverage {shell ext header capi sqlmd} {
     SELECT name FROM sqlite_schema
      WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%';
   }
-  set objs [split [shell_query $shell $ext $q] \n]
+  set objs [split [shell_query $shell $ext $workdir $q] \n]
   if {[llength $objs] < 10} { fail $sqlmd "the extension listed only: $objs" }
   foreach name $objs {
     if {$name eq "wal" || [string is integer -strict $name]} continue
