@@ -4,6 +4,7 @@
 #   tclsh doctest.tcl c CC INCLUDE_DIRS WORKDIR ROOT FILE.md ...
 #   tclsh doctest.tcl coverage SHELL EXT WORKDIR HEADER C_API.md SQL.md
 #   tclsh doctest.tcl program WORKDIR NAME=PATH ... -- FILE.md ...
+#   tclsh doctest.tcl tour SHELL EXT WORKDIR TOUR.sql
 #
 # sql: every ```sql block preceded by a marker comment
 #
@@ -379,6 +380,28 @@ proc cmd_program {workdir args} {
 }
 
 # ---------------------------------------------------------------------------
+# tour: the demo's script (examples/tour.sql, which `.load`s build/raftlite
+# itself and refuses one call on purpose, so no -bail) runs to its end, where
+# raft_check() says ok.
+
+proc cmd_tour {shell ext workdir tour} {
+  set ::ext [file normalize $ext]
+  set tour [file normalize $tour]
+  set dir [new_chain_dir [file normalize $workdir] tour 0]
+  set cwd [pwd]
+  cd $dir
+  catch {exec $shell test.db < $tour > tour.out 2>@1}
+  cd $cwd
+  set out [read_file [file join $dir tour.out]]
+  incr ::nCheck
+  set lines [split [string trim $out] \n]
+  if {![regexp {^.?\s*ok\s*.?$} [lindex $lines end-1]] &&
+      ![regexp {^.?\s*ok\s*.?$} [lindex $lines end]]} {
+    fail $tour "the tour did not end with raft_check() saying ok; its output:\n$out"
+  }
+}
+
+# ---------------------------------------------------------------------------
 # coverage
 
 proc shell_query {shell ext workdir sql} {
@@ -439,6 +462,7 @@ switch -- $cmd {
   c        { cmd_c {*}[lrange $argv 1 end] }
   coverage { cmd_coverage {*}[lrange $argv 1 end] }
   program  { cmd_program {*}[lrange $argv 1 end] }
+  tour     { cmd_tour {*}[lrange $argv 1 end] }
   default  { puts stderr "usage: tclsh doctest.tcl sql|c|coverage ..."; exit 2 }
 }
 puts "$::nFail failures out of $::nCheck checks"
