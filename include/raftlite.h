@@ -14,6 +14,26 @@
 **   - the value types of the storage contract (log ids, entries, ...),
 **     shaped after openraft's RaftStorage trait.
 **
+** Building with it
+**   An installed raftlite (cmake --install; docs/install.md) is found by
+**   pkg-config or CMake; both also bring in SQLite (3.38.0 or later):
+**
+**       cc app.c $(pkg-config --cflags --libs raftlite)
+**
+**       find_package(raftlite REQUIRED)
+**       target_link_libraries(app PRIVATE raftlite::raftlite)
+**
+**   (raftlite::raftlite_static for the static library.) The library is
+**   compiled with SQLITE_CORE and calls the libsqlite3 it is linked to.
+**
+** Loading it into a host's SQLite instead (no linking): the loadable
+** module, installed as <libdir>/raftlite/raftlite.so, is what hosts load:
+**
+**       sqlite> .load /usr/local/lib/raftlite/raftlite
+**       sqlite3_load_extension(db, "/usr/local/lib/raftlite/raftlite", 0, &zErr);
+**
+**   Not libraftlite.so, which SQLite refuses to load (see raftlite_init()).
+**
 ** Caveats
 **   - Terms, indexes and node ids are uint64_t in the types, but SQLite
 **     integers are signed: values above 2^63-1 are rejected, never wrapped.
@@ -31,6 +51,12 @@
 extern "C" {
 #endif
 
+/*
+** RAFTLITE_API marks the public functions, which are all of, and the only,
+** symbols libraftlite.so exports (the rest is built with hidden visibility;
+** tests/install/symbols.cmake checks the list against this header). The
+** loadable module defines it empty: the module exports its entry point only.
+*/
 #ifndef RAFTLITE_API
 #if defined(_WIN32)
 #define RAFTLITE_API __declspec(dllexport)
@@ -39,11 +65,30 @@ extern "C" {
 #endif
 #endif
 
-/* Library version; CMakeLists.txt reads it from here. */
-#define RAFTLITE_VERSION "0.1.0"
-#define RAFTLITE_VERSION_NUMBER 1000 /* major*1000000 + minor*1000 + patch */
+/*
+** The version, written once: these three numbers. CMakeLists.txt reads
+** them (the project version, the shared library's VERSION and SOVERSION,
+** raftlite.pc, the CMake package's version file); the macros below are
+** made from them.
+*/
+#define RAFTLITE_VERSION_MAJOR 0
+#define RAFTLITE_VERSION_MINOR 1
+#define RAFTLITE_VERSION_PATCH 0
 
-/* The library version, as the macros above. SQL: raft_version(). */
+#define RAFTLITE_STRINGIFY_(x) #x
+#define RAFTLITE_XSTRINGIFY_(x) RAFTLITE_STRINGIFY_(x)
+/* "0.1.0", a string literal */
+#define RAFTLITE_VERSION                           \
+  RAFTLITE_XSTRINGIFY_(RAFTLITE_VERSION_MAJOR) "." \
+  RAFTLITE_XSTRINGIFY_(RAFTLITE_VERSION_MINOR) "." \
+  RAFTLITE_XSTRINGIFY_(RAFTLITE_VERSION_PATCH)
+/* major*1000000 + minor*1000 + patch (1000 for 0.1.0), as sqlite3.h's */
+#define RAFTLITE_VERSION_NUMBER                                       \
+  (RAFTLITE_VERSION_MAJOR * 1000000 + RAFTLITE_VERSION_MINOR * 1000 + \
+   RAFTLITE_VERSION_PATCH)
+
+/* The version of the library linked, RAFTLITE_VERSION when it was built.
+** SQL: raft_version(). */
 RAFTLITE_API const char *raftlite_libversion(void);
 
 /*
@@ -55,16 +100,31 @@ RAFTLITE_API const char *raftlite_libversion(void);
 RAFTLITE_API int raftlite_register(sqlite3 *db);
 
 /*
-** The extension entry point, with the signature sqlite3_auto_extension()
-** and sqlite3_load_extension() expect:
+** raftlite_register() with the signature sqlite3_auto_extension() expects,
+** for an application linked to the library:
 **
-**     sqlite3_auto_extension((void (*)(void))sqlite3_raftlite_init);
+**     sqlite3_auto_extension((void (*)(void))raftlite_init);
 **
 ** registers raftlite on every connection opened afterwards. On failure
 ** *pzErrMsg holds a message (sqlite3_malloc'd, freed by SQLite).
+**
+** pApi is NULL or the API table of the SQLite the library is linked to;
+** a table from another copy of SQLite is refused (SQLITE_ERROR): that
+** copy's connections are not the library's to touch.
+**
+** This is not a loadable entry point. SQLite's load_extension() looks for
+** sqlite3_<name>_init, <name> taken from the file name, and the library
+** exports no such symbol: loading libraftlite.so fails (a host carrying
+** its own SQLite, such as Node's better-sqlite3, would otherwise run the
+** library on a second SQLite and crash). The loadable module exports
+** sqlite3_raftlite_init and runs on the host's SQLite.
 */
-RAFTLITE_API int sqlite3_raftlite_init(sqlite3 *db, char **pzErrMsg,
-                                       const sqlite3_api_routines *pApi);
+RAFTLITE_API int raftlite_init(sqlite3 *db, char **pzErrMsg,
+                               const sqlite3_api_routines *pApi);
+
+/* The former name of raftlite_init() for C code; not a symbol of the
+** library (see above). */
+#define sqlite3_raftlite_init raftlite_init
 
 /* ==================================================================== */
 /* Value types of the storage contract (contract §1, §6)                */
