@@ -494,6 +494,117 @@ RAFTLITE_API int raftlite_snapshot_seek(raftlite_snapshot *s, int64_t offset, in
                                         uint64_t *pPos);
 RAFTLITE_API void raftlite_snapshot_close(raftlite_snapshot *s);
 
+/* ==================================================================== */
+/* Background checkpointer (WAL stores; docs/checkpointer.md)            */
+/* ==================================================================== */
+
+/*
+** An opt-in thread that copies a WAL store's committed frames into its
+** database file ("checkpoints") on a connection of its own, off the
+** writer's commit path. Without it, the writer's call that takes the WAL
+** past wal_autocheckpoint frames (SQLite's default: 1000) copies them all
+** before it returns. With it, the thread copies every wal_frames frames
+** (a PASSIVE checkpoint, which never blocks the writer or a reader) and
+** the writer's own auto-checkpoint, set higher, only copies what is left:
+** it stays the bound of the WAL, since the WAL starts over only when a
+** transaction begins with every frame copied, which happens between the
+** writer's transactions. The defaults fit SQLite's default
+** wal_autocheckpoint (1000): the thread copies every 250 frames. The flag
+** RAFTLITE_CHECKPOINTER_SET_WRITER_AUTOCHECKPOINT sets the writer's to
+** writer_autocheckpoint; raftlite changes no setting unless asked. A writer
+** with wal_autocheckpoint 0 has no bound: its WAL grows while it commits
+** back to back, the thread's copies notwithstanding (docs/checkpointer.md).
+**
+** Durability is unchanged: a call is durable when it returns, as without
+** the thread, which syncs as the writer's own checkpoint would (its
+** connection takes the store's synchronous). The kill -9 and power-loss
+** tests run with it on.
+**
+** With idle_ms set, the thread also runs a TRUNCATE checkpoint once no
+** commit came for idle_ms, so that the -wal file of an idle store shrinks
+** to zero bytes. It holds the write lock for a moment and never waits for
+** it; a raftlite call that overlaps that moment fails with SQLITE_BUSY and
+** changes nothing (raftlite's calls read before they write, and SQLite
+** gives such a transaction SQLITE_BUSY without calling the busy handler):
+** retry it, or leave idle_ms at 0 (the default).
+**
+** Order of calls: start, then stop (any thread, any number of times),
+** then free. The thread touches neither the handle nor the store's
+** connection after start: a checkpointer left running after
+** raftlite_close() keeps checkpointing the file until it is stopped. Stop
+** it first anyway: raftlite_close() does not stop it (yet).
+*/
+typedef struct raftlite_checkpointer raftlite_checkpointer;
+
+/* config.flags: set the writer's wal_autocheckpoint to writer_autocheckpoint
+** at start (sqlite3_wal_autocheckpoint() on the store's connection). Not
+** undone by stop. */
+#define RAFTLITE_CHECKPOINTER_SET_WRITER_AUTOCHECKPOINT 0x1
+
+/* The settings of a checkpointer. A zeroed struct (or a NULL pointer) gives
+** the defaults; a negative value is refused. */
+typedef struct raftlite_checkpointer_config {
+  int wal_frames;            /* PASSIVE when this many frames wait; 0: 250 */
+  int writer_autocheckpoint; /* with the flag: the writer's wal_autocheckpoint,
+                             ** above wal_frames; 0: 4 * wal_frames (1000 with
+                             ** the defaults: SQLite's own default) */
+  int idle_ms;               /* TRUNCATE after this long without a commit;
+                             ** 0: never */
+  int poll_ms;               /* how often the thread looks at the WAL; 0: 10 */
+  unsigned int flags;        /* 0 or RAFTLITE_CHECKPOINTER_SET_WRITER_AUTOCHECKPOINT */
+} raftlite_checkpointer_config;
+
+/* What a checkpointer did since it started. */
+typedef struct raftlite_checkpointer_stats {
+  int running;             /* 1 until stop */
+  uint64_t n_passive;      /* PASSIVE checkpoints run */
+  uint64_t n_truncate;     /* TRUNCATE checkpoints run */
+  uint64_t n_busy;         /* checkpoints that found the writer's own under
+                           ** way, TRUNCATEs that met the writer or a reader
+                           ** (not errors: they are tried again) */
+  uint64_t n_frames;       /* WAL frames copied into the database file */
+  uint64_t max_wal_frames; /* the longest WAL seen, in frames */
+  uint64_t n_errors;       /* checkpoints that failed (I/O error, ...) */
+  int first_rc;            /* the first failure's result code, or SQLITE_OK */
+  int last_rc;             /* the last failure's result code, or SQLITE_OK */
+  char first_error[256];   /* the first failure as a sentence, or "" */
+} raftlite_checkpointer_stats;
+
+/*
+** Starts a checkpointer for the store: opens a connection of its own to
+** the store's database file, with the VFS and the synchronous setting of
+** the store's connection, and starts its thread. Refused with
+** SQLITE_MISUSE and a sentence in raftlite_errmsg(store): a store in
+** memory or in a temporary schema (no file to open again); a journal_mode
+** other than WAL; locking_mode EXCLUSIVE (no other connection can read the
+** WAL); a config value out of range. A file the new connection cannot open
+** (deleted, renamed, not writable) gives that error code, with a sentence.
+** When start fails, nothing has changed. Call it on the store's thread.
+**
+** @param[in]  store the handle
+** @param[in]  cfg   the settings (copied), or NULL for the defaults
+** @param[out] ppOut the checkpointer; NULL on error
+** @return SQLITE_OK, an error above, or SQLITE_NOMEM.
+*/
+RAFTLITE_API int raftlite_checkpointer_start(raftlite *store,
+                                             const raftlite_checkpointer_config *cfg,
+                                             raftlite_checkpointer **ppOut);
+
+/* Stops the thread (waking it at once; a checkpoint under way finishes
+** first), joins it and closes its connection. Safe to call again, and from
+** several threads at once: each call returns once it is stopped. Returns
+** the first error the thread met (its sentence: the stats' first_error),
+** or SQLITE_OK. A NULL handle is a no-op. */
+RAFTLITE_API int raftlite_checkpointer_stop(raftlite_checkpointer *p);
+
+/* Copies the statistics into *out, at any time before free, from any
+** thread. SQLITE_OK, or SQLITE_MISUSE for a NULL argument. */
+RAFTLITE_API int raftlite_checkpointer_get_stats(raftlite_checkpointer *p,
+                                                 raftlite_checkpointer_stats *out);
+
+/* Stops the checkpointer if it runs, and frees it. NULL is a no-op. */
+RAFTLITE_API void raftlite_checkpointer_free(raftlite_checkpointer *p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -25,6 +25,11 @@
 **
 ** argv[1] filters the cases; argv[2] (or RAFTLITE_CRASH_ROUNDS) sets the
 ** rounds per store (100: 200 in all); RAFTLITE_CRASH_SEED the seed.
+** RAFTLITE_CRASH_CHECKPOINTER=1 runs the WAL child with the background
+** checkpointer (raftlite_checkpointer_start, docs/checkpointer.md) copying
+** every 8 frames and the writer's wal_autocheckpoint at 32, so that kills
+** land in its checkpoints and in the writer's: CTest's
+** c.test_crash_checkpointer.
 */
 #define _POSIX_C_SOURCE 200809L
 
@@ -330,6 +335,24 @@ static int nextCall(raftlite *store, uint32_t *pr, int *pnInstallStep, Msg *m) {
 /* The control's child lies: it acknowledges each call before making it. */
 static int bEarlyAck = 0;
 
+/* The child of a WAL round starts a checkpointer (RAFTLITE_CRASH_CHECKPOINTER). */
+static int bCheckpointer = 0;
+
+/* Starts the checkpointer of a WAL child: small thresholds, so that it
+** copies often; no idle TRUNCATE, whose overlap with a call is an
+** SQLITE_BUSY the child would take for a failure (test_powerloss covers
+** it). The process dies with it: no stop. */
+static int startCheckpointer(sqlite3 *db, raftlite *store, raftlite_checkpointer **pp) {
+  sqlite3_busy_timeout(db, 5000);
+  raftlite_checkpointer_config cfg;
+  memset(&cfg, 0, sizeof(cfg));
+  cfg.wal_frames = 8;
+  cfg.writer_autocheckpoint = 32;
+  cfg.poll_ms = 1;
+  cfg.flags = RAFTLITE_CHECKPOINTER_SET_WRITER_AUTOCHECKPOINT;
+  return raftlite_checkpointer_start(store, &cfg, pp);
+}
+
 static void child(const char *zPath, const char *zSync, uint32_t seed, int fd) {
   sqlite3 *db;
   raftlite *store;
@@ -342,6 +365,18 @@ static void child(const char *zPath, const char *zSync, uint32_t seed, int fd) {
     snprintf(m.zErr, sizeof(m.zErr), "open: %s", sqlite3_errmsg(db));
     sendMsg(fd, &m);
     _exit(3);
+  }
+  raftlite_checkpointer *pCkpt = NULL;
+  if (bCheckpointer && strcmp(zSync, "FULL") == 0) {
+    rc = startCheckpointer(db, store, &pCkpt);
+    if (rc != SQLITE_OK) {
+      memset(&m, 0, sizeof(m));
+      m.eMsg = MSG_ERROR;
+      m.rc = rc;
+      snprintf(m.zErr, sizeof(m.zErr), "checkpointer: %s", raftlite_errmsg(store));
+      sendMsg(fd, &m);
+      _exit(3);
+    }
   }
   raftlite_set_state_machine(store, &fuKvMachine);
   raftlite_snapshot *pRecv = NULL;
@@ -597,6 +632,8 @@ TEST(crash, controlEarlyAck) {
 
 int main(int argc, char **argv) {
   if (argc > 2) nRoundArg = atoi(argv[2]);
+  bCheckpointer = getenv("RAFTLITE_CRASH_CHECKPOINTER") && atoi(getenv("RAFTLITE_CRASH_CHECKPOINTER"));
+  if (bCheckpointer) printf("crash: WAL rounds with the background checkpointer\n");
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   int rc = runTests(argc > 1 ? 2 : 1, argv, NULL, NULL);

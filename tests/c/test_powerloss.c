@@ -34,14 +34,27 @@
 ** argv[1] filters the variants as harness.h does; RAFTLITE_POWERLOSS_SEEDS
 ** sets the number of torn seeds per crash point (2);
 ** RAFTLITE_POWERLOSS_VERBOSE=1 prints every loss.
+**
+** RAFTLITE_POWERLOSS_CHECKPOINTER=1 runs the WAL variants with the
+** background checkpointer (docs/checkpointer.md) on the store, through
+** serialvfs.h (faultvfs is for one thread): PASSIVE checkpoints every 8
+** frames, the writer's wal_autocheckpoint at 32, and a TRUNCATE after 3 ms
+** without a commit, which pauses of 8 ms before some calls let it run. Its
+** syncs are crash points like the writer's (their number varies from run
+** to run). A call that meets the TRUNCATE fails with SQLITE_BUSY and
+** changes nothing (include/raftlite.h): it is made again. CTest's
+** c.test_powerloss_checkpointer.
 */
 #define _POSIX_C_SOURCE 200809L
 
 #include <unistd.h>
 
+#include <time.h>
+
 #include "faultutil.h"
 #include "faultvfs.h"
 #include "harness.h"
+#include "serialvfs.h"
 
 #define NCALL 28
 #define TEMPLATE "powerloss-template.db"
@@ -62,7 +75,36 @@ typedef struct Wl {
   raftlite *store;
   raftlite_snapshot *pRecv; /* the receiving stream */
   int bNoSql;               /* the C API only */
+  raftlite_checkpointer *pCkpt; /* RAFTLITE_POWERLOSS_CHECKPOINTER */
 } Wl;
+
+/* RAFTLITE_POWERLOSS_CHECKPOINTER: a checkpointer on WAL runs. */
+static int bCheckpointer = 0;
+
+/* faultvfs's state is shared with the checkpointer's thread: the test's own
+** calls into it take serialvfs's mutex (a no-op cost without the thread). */
+static void crashNow(void) {
+  svLock();
+  fvCrashNow();
+  svUnlock();
+}
+static int crashed(void) {
+  svLock();
+  int b = fvCrashed();
+  svUnlock();
+  return b;
+}
+static long syncs(void) {
+  svLock();
+  long n = fvSyncs();
+  svUnlock();
+  return n;
+}
+static void crashAtSync(long k) {
+  svLock();
+  fvCrashAtSync(k);
+  svUnlock();
+}
 
 /* The payload of entry idx: "k<idx>=" and a value of a size that varies
 ** (two entries over 64 KiB); blank for some. */
@@ -238,17 +280,52 @@ static void makeTemplate(const Variant *v) {
 static int openWork(const Variant *v, const char *zVfs, Wl *w) {
   memset(w, 0, sizeof(*w));
   /* Only WAL is remembered by the file: set the mode on every open. */
+  if (zVfs && bCheckpointer) zVfs = SV_VFS;
   int rc = zVfs ? fuOpen(WORK, zVfs, v->zJournal, v->zSync, v->flags, &w->db, &w->store)
                 : fuOpen(WORK, NULL, v->zJournal, "OFF", RAFTLITE_OPEN_RELAXED, &w->db, &w->store);
   if (rc == SQLITE_OK) raftlite_set_state_machine(w->store, &fuKvMachine);
   w->bNoSql = (v->flags & RAFTLITE_OPEN_RELAXED) != 0;
+  if (rc == SQLITE_OK && zVfs && bCheckpointer && strcmp(v->zJournal, "WAL") == 0) {
+    sqlite3_busy_timeout(w->db, 5000);
+    raftlite_checkpointer_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.wal_frames = 8;
+    cfg.writer_autocheckpoint = 32;
+    cfg.idle_ms = 3;
+    cfg.poll_ms = 1;
+    cfg.flags = RAFTLITE_CHECKPOINTER_SET_WRITER_AUTOCHECKPOINT;
+    rc = raftlite_checkpointer_start(w->store, &cfg, &w->pCkpt);
+  }
   return rc;
 }
 
-static void closeWork(Wl *w) {
+/* Stops the checkpointer first (its result: SQLITE_OK, or the I/O error a
+** crash gave it), then closes. */
+static int closeWork(Wl *w) {
+  int rc = raftlite_checkpointer_stop(w->pCkpt);
+  raftlite_checkpointer_free(w->pCkpt);
+  w->pCkpt = NULL;
   raftlite_snapshot_close(w->pRecv);
   w->pRecv = NULL;
   fuClose(&w->db, &w->store);
+  return rc;
+}
+
+/* Call i, with the checkpointer: some calls after a pause in which its
+** idle TRUNCATE runs, and a call that met the TRUNCATE (SQLITE_BUSY,
+** nothing changed) made again. Install closes its stream whatever
+** happens: it cannot be made again, and no pause precedes it. */
+static int callWork(Wl *w, int i) {
+  if (w->pCkpt == NULL) return call(w, i);
+  if (i % 7 == 3) {
+    struct timespec ts = {0, 8000000L};
+    nanosleep(&ts, NULL);
+  }
+  int rc = call(w, i);
+  for (int nTry = 0; (rc & 0xff) == SQLITE_BUSY && i != 16 && !crashed() && nTry < 100; nTry++) {
+    rc = call(w, i);
+  }
+  return rc;
 }
 
 /* Figures of all variants, printed at the end. */
@@ -267,19 +344,30 @@ static void runVariant(const Variant *v) {
   fuCopyDb(TEMPLATE, WORK);
   fvTrack(1);
   if (openWork(v, FV_VFS, &w) != SQLITE_OK) FAIL("open: %s", sqlite3_errmsg(w.db));
-  long nSync0 = fvSyncs();
+  long nSync0 = syncs();
   azRef[0] = fuDump(w.db, 1);
   for (int i = 0; i < NCALL; i++) {
-    int rc = call(&w, i);
+    int rc = callWork(&w, i);
     if (rc != SQLITE_OK) {
       FAIL("reference call %d: %d %s", i, rc,
            raftlite_errmsg(w.store) ? raftlite_errmsg(w.store) : sqlite3_errmsg(w.db));
     }
-    aSyncAfter[i] = fvSyncs() - nSync0;
+    aSyncAfter[i] = syncs() - nSync0;
     azRef[i + 1] = fuDump(w.db, 1);
   }
-  long nSync = fvSyncs() - nSync0;
-  closeWork(&w);
+  long nSync = syncs() - nSync0;
+  raftlite_checkpointer_stats st;
+  memset(&st, 0, sizeof(st));
+  if (w.pCkpt) raftlite_checkpointer_get_stats(w.pCkpt, &st);
+  int rcCkpt = closeWork(&w);
+  if (rcCkpt != SQLITE_OK) FAIL("the checkpointer of the reference run failed: %d", rcCkpt);
+  if (bCheckpointer && strcmp(v->zJournal, "WAL") == 0) {
+    printf("  %s, reference run: the checkpointer made %llu PASSIVE and %llu TRUNCATE"
+           " checkpoints, copied %llu frames\n",
+           v->zName, (unsigned long long)st.n_passive, (unsigned long long)st.n_truncate,
+           (unsigned long long)st.n_frames);
+    if (st.n_passive == 0 || st.n_truncate == 0) FAIL("the checkpointer did not run");
+  }
   fvMaterialize();
   fvTrack(0);
 
@@ -298,14 +386,14 @@ static void runVariant(const Variant *v) {
       fvTrack(1);
       fvCrashPolicy(ePolicy, (unsigned)(iPoint * 7919 + iSeed * 104729 + 1));
       if (openWork(v, FV_VFS, &w) != SQLITE_OK) FAIL("open: %s", sqlite3_errmsg(w.db));
-      if (iAfterCall < 0) fvCrashAtSync(fvSyncs() + iPoint);
+      if (iAfterCall < 0) crashAtSync(syncs() + iPoint);
       int nAck = 0;
-      for (int i = 0; i < NCALL && !fvCrashed(); i++) {
-        if (call(&w, i) != SQLITE_OK) break;
+      for (int i = 0; i < NCALL && !crashed(); i++) {
+        if (callWork(&w, i) != SQLITE_OK) break;
         nAck = i + 1;
-        if (i == iAfterCall) fvCrashNow();
+        if (i == iAfterCall) crashNow();
       }
-      fvCrashNow(); /* when the workload ended first */
+      crashNow(); /* when the workload ended first */
       closeWork(&w);
       if (fvMaterialize() != SQLITE_OK) FAIL("cannot write the crash image");
       fvTrack(0);
@@ -399,10 +487,13 @@ TEST(powerloss, walNormalControl) { runVariant(&vControl); }
 
 static void *setUpPl(void) {
   fvRegister();
+  svRegister();
   return NULL;
 }
 
 int main(int argc, char **argv) {
+  bCheckpointer = getenv("RAFTLITE_POWERLOSS_CHECKPOINTER") &&
+                  atoi(getenv("RAFTLITE_POWERLOSS_CHECKPOINTER"));
   int rc = runTests(argc, argv, setUpPl, NULL);
   printf("powerloss: %ld crashes simulated, %ld writes dropped, %ld kept, %ld torn,"
          " %ld directory changes lost; %ld acknowledged-call losses with required"
