@@ -162,23 +162,6 @@ void raftlite_entries_free(raftlite_entries *e) {
   e->n = 0;
 }
 
-/* Reads one row of RL_STMT_READ_RANGE (idx, term, kind, payload) into *e,
-** copying the payload. */
-static int rowToEntry(sqlite3_stmt *pStmt, raftlite_entry *e) {
-  e->log_id.index = (uint64_t)sqlite3_column_int64(pStmt, 0);
-  e->log_id.term = (uint64_t)sqlite3_column_int64(pStmt, 1);
-  const char *zKind = (const char *)sqlite3_column_text(pStmt, 2);
-  e->kind = strcmp(zKind, "normal") == 0       ? RAFTLITE_NORMAL
-            : strcmp(zKind, "membership") == 0 ? RAFTLITE_MEMBERSHIP
-                                               : RAFTLITE_BLANK;
-  const void *pData = sqlite3_column_blob(pStmt, 3);
-  e->size = (size_t)sqlite3_column_bytes(pStmt, 3);
-  void *pCopy;
-  int rc = rlCopyBytes(pData, e->size, &pCopy);
-  e->data = pCopy;
-  return rc;
-}
-
 int raftlite_try_get_log_entries(raftlite *p, uint64_t start, uint64_t stop,
                                  raftlite_entries *out) {
   memset(out, 0, sizeof(*out));
@@ -189,13 +172,21 @@ int raftlite_try_get_log_entries(raftlite *p, uint64_t start, uint64_t stop,
   /* [start, stop) as the inclusive range the statement takes. */
   i64 iLast = stop == RAFTLITE_UNBOUNDED ? INT64_MAX : (i64)stop - 1;
 
-  sqlite3_stmt *pStmt = rlStmt(&p->store, RL_STMT_READ_RANGE);
+  sqlite3_stmt *pStmt = rlStmt(&p->store, RL_STMT_READ_SEGMENTS);
   if (pStmt == NULL) return p->store.rcStmt;
-  sqlite3_bind_int64(pStmt, 1, (i64)start);
-  sqlite3_bind_int64(pStmt, 2, iLast);
+  RlLogReader reader;
+  rlLogOpen(&reader, pStmt, (i64)start, iLast, 0);
   raftlite_entries got = {NULL, 0};
   size_t nAlloc = 0;
-  while (rc == SQLITE_OK && sqlite3_step(pStmt) == SQLITE_ROW) {
+  while (rc == SQLITE_OK) {
+    raftlite_entry e;
+    int bEof = 0;
+    rc = rlLogNext(&reader, &e, &bEof);
+    if (rc != SQLITE_OK) {
+      rc = rlLogFail(&p->store, &reader, rc);
+      break;
+    }
+    if (bEof) break;
     if (got.n == nAlloc) {
       nAlloc = nAlloc ? nAlloc * 2 : 16;
       raftlite_entry *aNew = sqlite3_realloc64(got.a, nAlloc * sizeof(*aNew));
@@ -205,10 +196,13 @@ int raftlite_try_get_log_entries(raftlite *p, uint64_t start, uint64_t stop,
       }
       got.a = aNew;
     }
-    rc = rowToEntry(pStmt, &got.a[got.n]);
-    if (rc == SQLITE_OK) got.n++;
+    /* A copy of the payload, plus a NUL (memberships are text). */
+    void *pCopy;
+    rc = rlCopyBytes(e.data, e.size, &pCopy);
+    e.data = pCopy;
+    if (rc == SQLITE_OK) got.a[got.n++] = e;
   }
-  int rcReset = sqlite3_reset(pStmt);
+  int rcReset = rlLogClose(&reader);
   if (rc == SQLITE_OK && rcReset != SQLITE_OK) rc = rlFailSqlite(&p->store, rcReset);
   if (rc != SQLITE_OK) {
     raftlite_entries_free(&got);

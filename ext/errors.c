@@ -240,6 +240,12 @@ static const struct RlMessage {
     [RL_MSG_ENTRY_TOO_BIG] = {RAFTLITE_OUT_OF_RANGE, SQLITE_RANGE,
      "entry %s has a payload of %llu bytes, more than the %lld bytes the "
      "connection stores in a value (SQLITE_LIMIT_LENGTH)"},
+    [RL_MSG_SEGMENT_DAMAGED] = {RAFTLITE_NO_VIOLATION, SQLITE_CORRUPT,
+     "the log segment starting at index %lld is damaged (its end offsets do "
+     "not fit its payloads); run raft_check() for details"},
+    [RL_MSG_UPGRADE_BROKEN] = {RAFTLITE_NO_VIOLATION, SQLITE_CONSTRAINT,
+     "the store in schema \"%s\" cannot be upgraded: it breaks a rule (%s); "
+     "the store is left as it was (raft_check() lists every problem)"},
 };
 
 _Static_assert(sizeof(aMessage) / sizeof(aMessage[0]) == RL_MSG_COUNT,

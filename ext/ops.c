@@ -128,49 +128,54 @@ int rlSaveHardState(RlStore *p, i64 iTerm, int bHasVote, i64 iVote) {
 /* ------------------------------------------------------------------ */
 /* append_to_log                                                       */
 
-/* Appends one entry. pPrev is the previous entry of the batch, or NULL for
-** the first, which follows the reference id of the stored state *pState. */
-static int appendOne(RlStore *p, const raftlite_entry *e,
-                     const RlLogId *pPrev, const RlState *pState) {
+/* The checks of one entry that need no stored state: values in range, a
+** known kind, a payload that can be read. */
+static int checkEntry(RlStore *p, const raftlite_entry *e) {
   int rc = rlCheckU64(p, "term", e->log_id.term);
   if (rc == SQLITE_OK) rc = rlCheckU64(p, "idx", e->log_id.index);
   if (rc != SQLITE_OK) return rc;
-  const char *zKind = rlKindName((int)e->kind);
-  if (zKind == NULL) {
+  if (rlKindName((int)e->kind) == NULL) {
     char zGot[32];
     sqlite3_snprintf(sizeof(zGot), zGot, "%d", (int)e->kind);
     return rlFail(p, RL_MSG_BAD_KIND, zGot);
   }
-  rc = checkPayload(p, e);
-  if (rc != SQLITE_OK) return rc;
+  return checkPayload(p, e);
+}
 
-  /* contract §2: when the reference is last_applied (the log ends below
-  ** it), the append first purges up to last_applied. The triggers refuse the
-  ** insert otherwise (it would leave a hole). */
-  if (pPrev == NULL && rlLogIdCmp(&pState->applied, &pState->last) > 0) {
-    sqlite3_stmt *pPurge = rlStmt(p, RL_STMT_SET_PURGED);
-    if (pPurge == NULL) return p->rcStmt;
-    sqlite3_bind_int64(pPurge, 1, pState->applied.term);
-    sqlite3_bind_int64(pPurge, 2, pState->applied.index);
-    rc = stepWrite(p, pPurge);
-    if (rc != SQLITE_OK) return rc;
-  }
+/* The run of entries that becomes one segment: consecutive indexes, one
+** term, one kind (blank or normal; a membership is a segment of its own).
+** Payloads are copied: a source's entries may live only until its next
+** xNext. The buffers belong to the store and are reused. */
+typedef struct SegRun {
+  int bAny;      /* the run holds an entry */
+  RlLogId first; /* its first entry */
+  RlLogId before; /* the batch's entry before it (has = 0: none) */
+  i64 iLast;
+  raftlite_kind eKind;
+} SegRun;
 
-  sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_INSERT_ENTRY);
-  if (pStmt == NULL) return p->rcStmt;
-  sqlite3_bind_int64(pStmt, 1, (i64)e->log_id.index);
-  sqlite3_bind_int64(pStmt, 2, (i64)e->log_id.term);
-  sqlite3_bind_text(pStmt, 3, zKind, -1, SQLITE_STATIC);
-  rc = bindPayload(p, pStmt, 4, e);
-  if (rc == SQLITE_OK) rc = stepWrite(p, pStmt);
-  if (rc == SQLITE_OK) return rc;
+/* Grows p's buffer *pa (allocated *pnAlloc) to hold n bytes. */
+static int growBuf(unsigned char **pa, i64 *pnAlloc, i64 n) {
+  if (n <= *pnAlloc) return SQLITE_OK;
+  i64 nNew = *pnAlloc ? *pnAlloc * 2 : 4096;
+  while (nNew < n) nNew *= 2;
+  unsigned char *aNew = sqlite3_realloc64(*pa, (sqlite3_uint64)nNew);
+  if (aNew == NULL) return SQLITE_NOMEM;
+  *pa = aNew;
+  *pnAlloc = nNew;
+  return SQLITE_OK;
+}
 
+/* Reports a refused segment (or membership entry) as the operations always
+** have: the first entry of it against the batch's previous entry or the
+** reference id, or an invalid membership. */
+static int segmentFailed(RlStore *p, int rc, const SegRun *pRun,
+                         const RlState *pState, const raftlite_entry *pMembership) {
   char zRef[RL_LOGID_BUF], zGot[RL_LOGID_BUF];
-  RlLogId got = entryLogId(e);
   if (p->eKind == RAFTLITE_LOGS_NON_CONSECUTIVE) {
-    if (pPrev) {
-      return rlFail(p, RL_MSG_NOT_CONSECUTIVE_BATCH, rlLogIdText(pPrev, zRef),
-                    rlLogIdText(&got, zGot));
+    if (pRun->before.has) {
+      return rlFail(p, RL_MSG_NOT_CONSECUTIVE_BATCH, rlLogIdText(&pRun->before, zRef),
+                    rlLogIdText(&pRun->first, zGot));
     }
     const RlLogId *pRef = &pState->last;
     const char *zWhat = "last log id";
@@ -179,27 +184,151 @@ static int appendOne(RlStore *p, const raftlite_entry *e,
       zWhat = "last applied log id";
     }
     return rlFail(p, RL_MSG_NOT_CONSECUTIVE, zWhat, rlLogIdText(pRef, zRef),
-                  rlLogIdText(&got, zGot));
+                  rlLogIdText(&pRun->first, zGot));
   }
-  return failInvalidMembership(p, rc, e);
+  return pMembership ? failInvalidMembership(p, rc, pMembership) : rc;
 }
 
+/* Writes the run as one segment, with one INSERT. */
+static int flushRun(RlStore *p, SegRun *pRun, const RlState *pState) {
+  if (!pRun->bAny) return SQLITE_OK;
+  pRun->bAny = 0;
+  sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_INSERT_SEGMENT);
+  if (pStmt == NULL) return p->rcStmt;
+  sqlite3_bind_int64(pStmt, 1, pRun->first.index);
+  sqlite3_bind_int64(pStmt, 2, pRun->iLast);
+  sqlite3_bind_int64(pStmt, 3, pRun->first.term);
+  sqlite3_bind_text(pStmt, 4, rlKindName((int)pRun->eKind), -1, SQLITE_STATIC);
+  /* Never NULL, even when empty: a zero-length blob. */
+  int rc = p->nRunPayloads ? sqlite3_bind_blob64(pStmt, 5, p->aRunPayloads,
+                                                 (sqlite3_uint64)p->nRunPayloads,
+                                                 SQLITE_STATIC)
+                           : sqlite3_bind_zeroblob(pStmt, 5, 0);
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_bind_blob64(pStmt, 6, p->aRunEnds, (sqlite3_uint64)p->nRunEnds,
+                             SQLITE_STATIC);
+  }
+  if (rc != SQLITE_OK) rc = rlFailSqlite(p, rc);
+  if (rc == SQLITE_OK) rc = stepWrite(p, pStmt);
+  sqlite3_clear_bindings(pStmt); /* the buffers are reused */
+  p->nRunPayloads = p->nRunEnds = 0;
+  return rc == SQLITE_OK ? rc : segmentFailed(p, rc, pRun, pState, NULL);
+}
+
+/* Adds e (blank or normal) to the run, which it extends. */
+static int addToRun(RlStore *p, SegRun *pRun, const raftlite_entry *e) {
+  i64 nPay = p->nRunPayloads + (i64)e->size;
+  int rc = growBuf(&p->aRunPayloads, &p->nRunPayloadsAlloc, nPay);
+  if (rc == SQLITE_OK) rc = growBuf(&p->aRunEnds, &p->nRunEndsAlloc, p->nRunEnds + RL_END_WIDTH);
+  if (rc != SQLITE_OK) return rlFailSqlite(p, SQLITE_NOMEM);
+  if (e->size) memcpy(p->aRunPayloads + p->nRunPayloads, e->data, e->size);
+  p->nRunPayloads = nPay;
+  /* The end offset: RL_END_WIDTH decimal digits, zero-padded. */
+  unsigned char *z = p->aRunEnds + p->nRunEnds;
+  for (int k = RL_END_WIDTH - 1; k >= 0; k--, nPay /= 10) z[k] = (unsigned char)('0' + nPay % 10);
+  p->nRunEnds += RL_END_WIDTH;
+  if (!pRun->bAny) {
+    pRun->bAny = 1;
+    pRun->first = entryLogId(e);
+    pRun->eKind = e->kind;
+  }
+  pRun->iLast = (i64)e->log_id.index;
+  return SQLITE_OK;
+}
+
+/* Whether e can extend the run: same term and kind, the next index, and
+** the segment's payloads staying within what a value can hold. */
+static int extendsRun(RlStore *p, const SegRun *pRun, const raftlite_entry *e) {
+  if (!pRun->bAny) return 1;
+  i64 nMax = sqlite3_limit(p->db, SQLITE_LIMIT_LENGTH, -1);
+  return e->kind == pRun->eKind && (i64)e->log_id.term == pRun->first.term &&
+         pRun->iLast < INT64_MAX && (i64)e->log_id.index == pRun->iLast + 1 &&
+         (i64)e->size <= nMax - p->nRunPayloads && p->nRunEnds + RL_END_WIDTH <= nMax;
+}
+
+/* A membership entry: a segment of its own, its payload canonicalised by
+** the INSERT itself. */
+static int appendMembership(RlStore *p, const raftlite_entry *e, const RlLogId *pBefore,
+                            const RlState *pState) {
+  SegRun run = {1, entryLogId(e), {0, 0, 0}, (i64)e->log_id.index, RAFTLITE_MEMBERSHIP};
+  if (pBefore) run.before = *pBefore;
+  sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_INSERT_SEGMENT);
+  if (pStmt == NULL) return p->rcStmt;
+  sqlite3_bind_int64(pStmt, 1, run.first.index);
+  sqlite3_bind_int64(pStmt, 2, run.iLast);
+  sqlite3_bind_int64(pStmt, 3, run.first.term);
+  sqlite3_bind_text(pStmt, 4, "membership", -1, SQLITE_STATIC);
+  int rc = bindPayload(p, pStmt, 5, e);
+  if (rc == SQLITE_OK) rc = stepWrite(p, pStmt);
+  if (rc == SQLITE_OK) return rc;
+  return segmentFailed(p, rc, &run, pState, e);
+}
+
+/* contract §2: the batch goes in as few segments as its (term, kind) runs
+** allow, each checked by the triggers once. Failures are reported in entry
+** order: a run is written before a later entry's own error is returned. */
 int rlAppend(RlStore *p, RlEntrySource *pSrc, i64 *pnEntries) {
   RlState state;
   int rc = rlBegin(p);
   if (rc != SQLITE_OK) return rc;
   rc = rlReadState(p, &state);
+  p->nRunPayloads = p->nRunEnds = 0;
+  SegRun run;
+  memset(&run, 0, sizeof(run));
   RlLogId prev = {0, 0, 0};
   size_t n = 0;
   while (rc == SQLITE_OK) {
     raftlite_entry e;
     int bEof = 0;
     rc = pSrc->xNext(pSrc, &e, &bEof);
-    if (rc != SQLITE_OK || bEof) break;
-    rc = appendOne(p, &e, n ? &prev : NULL, &state);
+    if (rc == SQLITE_OK && bEof) break;
+    if (rc == SQLITE_OK) rc = checkEntry(p, &e);
+    if (rc != SQLITE_OK) {
+      /* An earlier entry's refusal comes first. */
+      if (run.bAny) {
+        char *zErr = p->zErrMsg;
+        raftlite_violation_kind eKind = p->eKind;
+        p->zErrMsg = NULL;
+        int rcRun = flushRun(p, &run, &state);
+        if (rcRun != SQLITE_OK) {
+          sqlite3_free(zErr);
+          rc = rcRun;
+        } else {
+          rlResetError(p);
+          p->zErrMsg = zErr;
+          p->eKind = eKind;
+        }
+      }
+      break;
+    }
+    if (n == 0 && rlLogIdCmp(&state.applied, &state.last) > 0) {
+      /* contract §2: when the reference is last_applied (the log ends
+      ** below it), the append first purges up to last_applied. The
+      ** triggers refuse the insert otherwise (it would leave a hole). */
+      sqlite3_stmt *pPurge = rlStmt(p, RL_STMT_SET_PURGED);
+      if (pPurge == NULL) {
+        rc = p->rcStmt;
+        break;
+      }
+      sqlite3_bind_int64(pPurge, 1, state.applied.term);
+      sqlite3_bind_int64(pPurge, 2, state.applied.index);
+      rc = stepWrite(p, pPurge);
+      if (rc != SQLITE_OK) break;
+    }
+    if (e.kind == RAFTLITE_MEMBERSHIP || !extendsRun(p, &run, &e)) {
+      rc = flushRun(p, &run, &state);
+      if (rc != SQLITE_OK) break;
+    }
+    if (e.kind == RAFTLITE_MEMBERSHIP) {
+      rc = appendMembership(p, &e, n ? &prev : NULL, &state);
+    } else {
+      if (!run.bAny) run.before = prev;
+      rc = addToRun(p, &run, &e);
+    }
     prev = entryLogId(&e);
     n++;
   }
+  if (rc == SQLITE_OK) rc = flushRun(p, &run, &state);
   if (rc == SQLITE_OK && n == 0) rc = rlFail(p, RL_MSG_LOGS_EMPTY);
   if (pnEntries) *pnEntries = (i64)n;
   return rlEnd(p, rc);
@@ -319,6 +448,30 @@ int rlPurge(RlStore *p, i64 iIndex, int bHasTerm, i64 iTerm, i64 *pnEntries) {
 /* ------------------------------------------------------------------ */
 /* apply_to_state_machine                                              */
 
+/* The first present entry at or above iIndex (error messages only). */
+static int readEntryFrom(RlStore *p, i64 iIndex, RlLogId *pOut) {
+  int bFound = 0;
+  i64 iTerm = 0;
+  memset(pOut, 0, sizeof(*pOut));
+  int rc = rlReadEntryTerm(p, iIndex, &bFound, &iTerm);
+  if (rc != SQLITE_OK) return rc;
+  if (bFound) {
+    RlLogId id = {1, iTerm, iIndex};
+    *pOut = id;
+    return SQLITE_OK;
+  }
+  sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_READ_ABOVE);
+  if (pStmt == NULL) return p->rcStmt;
+  sqlite3_bind_int64(pStmt, 1, iIndex);
+  if (sqlite3_step(pStmt) == SQLITE_ROW) {
+    pOut->has = 1;
+    pOut->term = sqlite3_column_int64(pStmt, 0);
+    pOut->index = sqlite3_column_int64(pStmt, 1);
+  }
+  rc = sqlite3_reset(pStmt);
+  return rc == SQLITE_OK ? rc : rlFailSqlite(p, rc);
+}
+
 /* Applies one entry: the state machine's change (normal entries) and the
 ** new last_applied (and membership) in the caller's savepoint. pPrev is the
 ** previous entry of the batch, or NULL for the first. */
@@ -390,16 +543,14 @@ static int applyOne(RlStore *p, const raftlite_entry *e, const RlLogId *pPrev,
     /* The entry that conflicts: at the same index, or the first above. */
     int bMismatch = p->eKind == RAFTLITE_LOG_ID_MISMATCH;
     RlLogId held = {0, 0, 0};
-    sqlite3_stmt *pRead = rlStmt(p, RL_STMT_READ_RANGE);
-    if (pRead == NULL) return p->rcStmt;
-    sqlite3_bind_int64(pRead, 1, got.index + (bMismatch ? 0 : 1));
-    sqlite3_bind_int64(pRead, 2, INT64_MAX);
-    if (sqlite3_step(pRead) == SQLITE_ROW) {
-      held.has = 1;
-      held.index = sqlite3_column_int64(pRead, 0);
-      held.term = sqlite3_column_int64(pRead, 1);
-    }
-    sqlite3_reset(pRead);
+    char *zErr = p->zErrMsg;
+    raftlite_violation_kind eKind = p->eKind;
+    p->zErrMsg = NULL;
+    int rcRead = readEntryFrom(p, got.index + (bMismatch ? 0 : 1), &held);
+    rlResetError(p);
+    p->zErrMsg = zErr;
+    p->eKind = eKind;
+    if (rcRead != SQLITE_OK) return rcRead;
     if (bMismatch && held.has && held.index == got.index && held.term != got.term) {
       return rlFail(p, RL_MSG_APPLY_MISMATCH, rlLogIdText(&held, zA),
                     rlLogIdText(&got, zB));
@@ -441,32 +592,28 @@ int rlApplyUpTo(RlStore *p, i64 iIndex, i64 *piApplied) {
 
   /* From last_applied + 1, or from the first entry of a fresh state
   ** machine, through iIndex: every index must be present. */
-  sqlite3_stmt *pRead = rlStmt(p, RL_STMT_READ_RANGE);
+  sqlite3_stmt *pRead = rlStmt(p, RL_STMT_READ_SEGMENTS);
   if (pRead == NULL) return rlEnd(p, p->rcStmt);
   i64 iNext = state.applied.has ? state.applied.index + 1 : -1;
-  sqlite3_bind_int64(pRead, 1, iNext < 0 ? 0 : iNext);
-  sqlite3_bind_int64(pRead, 2, iIndex);
+  RlLogReader reader;
+  rlLogOpen(&reader, pRead, iNext < 0 ? 0 : iNext, iIndex, 0);
   RlLogId prev = {0, 0, 0};
-  while (rc == SQLITE_OK && sqlite3_step(pRead) == SQLITE_ROW) {
+  int rcRead = SQLITE_OK;
+  while (rc == SQLITE_OK) {
     raftlite_entry e;
-    memset(&e, 0, sizeof(e));
-    i64 iIdx = sqlite3_column_int64(pRead, 0);
+    int bEof = 0;
+    rcRead = rlLogNext(&reader, &e, &bEof);
+    if (rcRead != SQLITE_OK || bEof) break;
+    i64 iIdx = (i64)e.log_id.index;
     if (iNext >= 0 && iIdx != iNext) break; /* a hole: reported below */
-    e.log_id.index = (uint64_t)iIdx;
-    e.log_id.term = (uint64_t)sqlite3_column_int64(pRead, 1);
-    const char *zKind = (const char *)sqlite3_column_text(pRead, 2);
-    e.kind = strcmp(zKind, "normal") == 0       ? RAFTLITE_NORMAL
-             : strcmp(zKind, "membership") == 0 ? RAFTLITE_MEMBERSHIP
-                                                : RAFTLITE_BLANK;
-    e.data = sqlite3_column_blob(pRead, 3);
-    e.size = (size_t)sqlite3_column_bytes(pRead, 3);
     raftlite_response response = {NULL, 0};
     rc = applyOne(p, &e, prev.has ? &prev : NULL, &state, &response);
     sqlite3_free(response.data); /* SQL callers have no use for responses */
     prev = entryLogId(&e);
     iNext = iIdx + 1;
   }
-  int rcRead = sqlite3_reset(pRead);
+  if (rc == SQLITE_OK && rcRead != SQLITE_OK) rc = rlLogFail(p, &reader, rcRead);
+  rcRead = rlLogClose(&reader);
   if (rc == SQLITE_OK && rcRead != SQLITE_OK) rc = rlFailSqlite(p, rcRead);
   if (rc == SQLITE_OK && (!prev.has || prev.index != iIndex)) {
     rc = rlFail(p, RL_MSG_NOT_FOUND, iNext < 0 ? iIndex : iNext);

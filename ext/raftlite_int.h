@@ -39,7 +39,7 @@ typedef sqlite3_int64 i64;
 /* Version of the stored schema (sql/NNN_*.sql); independent of the library
 ** version. Bump it with every change to sql/ and teach schema.c the
 ** upgrade. */
-#define RAFTLITE_SCHEMA_VERSION 2
+#define RAFTLITE_SCHEMA_VERSION 3
 
 /* ------------------------------------------------------------------ */
 /* Embedded schema (generated from sql/ by cmake/embed_sql.cmake).     */
@@ -163,6 +163,8 @@ typedef enum RlMsg {
   RL_MSG_SEEK_RANGE,
   RL_MSG_ENTRY_NULL_DATA,
   RL_MSG_ENTRY_TOO_BIG,
+  RL_MSG_SEGMENT_DAMAGED,
+  RL_MSG_UPGRADE_BROKEN,
   RL_MSG_COUNT
 } RlMsg;
 
@@ -193,8 +195,9 @@ typedef enum RlStmtId {
   RL_STMT_SYNCHRONOUS,
   RL_STMT_READ_STATE,
   RL_STMT_READ_ENTRY,
-  RL_STMT_READ_RANGE,
-  RL_STMT_INSERT_ENTRY,
+  RL_STMT_READ_ABOVE,
+  RL_STMT_READ_SEGMENTS,
+  RL_STMT_INSERT_SEGMENT,
   RL_STMT_SET_PURGED,
   RL_STMT_TRUNCATE,
   RL_STMT_SET_APPLIED,
@@ -234,6 +237,10 @@ struct RlStore {
   char *zSmApply;                     /* the declared apply statement's text */
   sqlite3_stmt *pSmApply;             /* ... prepared (sm_sql.c) */
   i64 iSmSchemaVersion;               /* schema versions it was prepared at */
+  unsigned char *aRunPayloads;        /* an append's segment being built */
+  i64 nRunPayloads, nRunPayloadsAlloc;
+  unsigned char *aRunEnds;            /* ... and its end offsets */
+  i64 nRunEnds, nRunEndsAlloc;
 };
 
 /* Sets up *p for schema zSchema (copied). bPersistent: prepare with
@@ -300,6 +307,50 @@ typedef struct RlEntrySource RlEntrySource;
 struct RlEntrySource {
   int (*xNext)(RlEntrySource *, raftlite_entry *pOut, int *pEof);
 };
+
+/* ------------------------------------------------------------------ */
+/* segment.c: the log's segments (sql/001_tables.sql) read as entries.  */
+
+/* The segments that may hold entries in [?1, ?2], in first_index order
+** (zOrder "" or " DESC"), with last_purged's index (-1: none) as the
+** last column. */
+#define RL_SQL_READ_SEGMENTS(zOrder)                                       \
+  "SELECT first_index, last_index, term, kind, payloads, ends,"            \
+  " coalesce((SELECT purged_index FROM $S.raftlite_state), -1)"           \
+  " FROM $S.raftlite_segment"                                              \
+  " WHERE first_index >= coalesce((SELECT first_index"                     \
+  "  FROM $S.raftlite_segment WHERE first_index <= ?1"                     \
+  "  ORDER BY first_index DESC LIMIT 1), ?1)"                              \
+  " AND first_index <= ?2 ORDER BY first_index" zOrder
+
+/* Width of one end offset in raftlite_segment.ends. */
+#define RL_END_WIDTH 10
+
+/* Reads the present entries of [iLo, iHi] from a statement of
+** RL_SQL_READ_SEGMENTS. An entry's data points into the statement's row:
+** valid until the next rlLogNext() or rlLogClose(). */
+typedef struct RlLogReader {
+  sqlite3_stmt *pStmt;
+  int bDesc;
+  i64 iLo, iHi;           /* what is left of the range */
+  int bSeg;               /* on a segment */
+  i64 iFirst, iLast, iTerm;
+  raftlite_kind eKind;
+  const unsigned char *aPayloads;
+  i64 nPayloads;
+  const unsigned char *aEnds;
+  i64 nEnds;
+  i64 iNext;              /* next index of the segment to return */
+} RlLogReader;
+/* Binds and starts pStmt (already reset) over [iLo, iHi]. */
+void rlLogOpen(RlLogReader *r, sqlite3_stmt *pStmt, i64 iLo, i64 iHi, int bDesc);
+/* The next entry, or *pbEof. SQLITE_CORRUPT when a segment's offsets do
+** not fit its payloads (a store written with its rules off). */
+int rlLogNext(RlLogReader *r, raftlite_entry *pOut, int *pbEof);
+/* Resets the statement; returns its error, if any. */
+int rlLogClose(RlLogReader *r);
+/* Records a reader's failure rc on p (a damaged segment, or SQLite's). */
+int rlLogFail(RlStore *p, const RlLogReader *r, int rc);
 
 /* *pnEntries (when not NULL): how many entries were appended or removed. */
 int rlSaveHardState(RlStore *p, i64 iTerm, int bHasVote, i64 iVote);

@@ -95,13 +95,46 @@ static int readVersion(RlStore *p, i64 *piVersion) {
   return rc == SQLITE_OK ? rc : rlFailSqlite(p, rc);
 }
 
-/* Table changes from iFrom up to RAFTLITE_SCHEMA_VERSION. Version 2 adds
-** only a table (raftlite_snapshot_install, created by the files) and
-** triggers (re-made): nothing to migrate. */
+/* Table changes from iFrom up to RAFTLITE_SCHEMA_VERSION, run after the
+** old triggers are dropped. Version 2 adds only a table
+** (raftlite_snapshot_install, created by the files) and triggers (re-made).
+** Version 3 stores the log as segments (sql/001_tables.sql): each entry of
+** the old table raftlite_log becomes a segment of its own, and the table
+** makes way for the view of that name. */
 static int upgradeTables(RlStore *p, i64 iFrom) {
-  (void)p;
-  (void)iFrom;
-  return SQLITE_OK;
+  if (iFrom >= 3) return SQLITE_OK;
+  /* 001_tables.sql creates raftlite_segment (the rest exists). */
+  int rc = execSchemaSql(p->db, raftliteSqlFiles[0].zSql, p->zSchema);
+  if (rc == SQLITE_OK) rc = rlCheckInCall(p);
+  /* The old table, unless a store that says it is older already has the
+  ** view (its version row set back by hand). */
+  int bTable = 0;
+  if (rc == SQLITE_OK) {
+    char *zSql = sqlite3_mprintf("SELECT 1 FROM \"%w\".sqlite_schema"
+                                 " WHERE type = 'table' AND name = 'raftlite_log'",
+                                 p->zSchema);
+    sqlite3_stmt *pStmt = NULL;
+    rc = zSql ? sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, NULL) : SQLITE_NOMEM;
+    sqlite3_free(zSql);
+    if (rc == SQLITE_OK) bTable = sqlite3_step(pStmt) == SQLITE_ROW;
+    int rcFin = sqlite3_finalize(pStmt);
+    if (rc == SQLITE_OK) rc = rcFin;
+  }
+  if (rc == SQLITE_OK && bTable) {
+    rc = execf(p->db,
+               "INSERT INTO \"%w\".raftlite_segment(first_index, last_index, term,"
+               " kind, payloads, ends)"
+               " SELECT idx, idx, term, kind, payload,"
+               " CAST(printf('%%010d', length(CAST(payload AS BLOB))) AS BLOB)"
+               " FROM \"%w\".raftlite_log ORDER BY idx;"
+               "DROP TABLE \"%w\".raftlite_log;",
+               p->zSchema, p->zSchema, p->zSchema);
+    /* A row the new CHECKs refuse breaks a rule version 2 had too. */
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+      rc = rlFail(p, RL_MSG_UPGRADE_BROKEN, p->zSchema, sqlite3_errmsg(p->db));
+    }
+  }
+  return rc;
 }
 
 static int dropTriggers(RlStore *p) {
@@ -134,8 +167,8 @@ static int dropTriggers(RlStore *p) {
 ** naming the first such membership. */
 static int revalidateMemberships(RlStore *p) {
   char *zSql = sqlite3_mprintf(
-      "SELECT format('entry %%d-%%d', term, idx), payload"
-      " FROM \"%w\".raftlite_log WHERE kind = 'membership'"
+      "SELECT format('entry %%d-%%d', term, first_index), payloads"
+      " FROM \"%w\".raftlite_segment WHERE kind = 'membership'"
       " UNION ALL SELECT 'the applied membership', membership"
       " FROM \"%w\".raftlite_state WHERE membership IS NOT NULL"
       " UNION ALL SELECT format('the membership of snapshot %%s', quote(snapshot_id)),"
@@ -172,6 +205,8 @@ static int revalidateMemberships(RlStore *p) {
   return rc;
 }
 
+static int recheckState(RlStore *p);
+
 int rlInstall(RlStore *p) {
   int rc = rlBegin(p);
   if (rc != SQLITE_OK) return rc;
@@ -183,8 +218,8 @@ int rlInstall(RlStore *p) {
   }
   int bUpgrade = iVersion >= 0 && iVersion < RAFTLITE_SCHEMA_VERSION;
   if (rc == SQLITE_OK && bUpgrade) {
-    rc = upgradeTables(p, iVersion);
-    if (rc == SQLITE_OK) rc = dropTriggers(p);
+    rc = dropTriggers(p);
+    if (rc == SQLITE_OK) rc = upgradeTables(p, iVersion);
   }
   /* Every object is created IF NOT EXISTS: on a current store this changes
   ** nothing, except that it puts back an object someone dropped. */
@@ -193,6 +228,7 @@ int rlInstall(RlStore *p) {
     if (rc == SQLITE_OK) rc = execSchemaSql(p->db, pFile->zSql, p->zSchema);
   }
   if (rc == SQLITE_OK && bUpgrade) rc = revalidateMemberships(p);
+  if (rc == SQLITE_OK && bUpgrade) rc = recheckState(p);
   if (rc == SQLITE_OK) rc = rlCheckInCall(p);
   if (rc == SQLITE_OK) {
     rc = execf(p->db,
@@ -360,19 +396,28 @@ static int checkObjects(RlStore *p, sqlite3 *pRef, sqlite3_str *pReport) {
 ** the invariants of sql/ on the stored rows, in full scans: raft_check is
 ** an operator's tool, not a hot path. */
 static const char *const azStateCheck[] = {
-    /* log-contiguous: a hole, or terms going down */
+    /* log-contiguous: a hole or terms going down between segments (inside
+    ** one, indexes are consecutive and the term one by construction) */
     "SELECT 'LogsNonConsecutive', format('entry %d-%d follows %d-%d',"
-    " b.term, b.idx, a.term, a.idx)"
-    " FROM $S.raftlite_log AS a JOIN $S.raftlite_log AS b"
-    " ON b.idx = (SELECT min(idx) FROM $S.raftlite_log WHERE idx > a.idx)"
-    " WHERE b.idx <> a.idx + 1 OR b.term < a.term",
-    /* log-contiguous: the first entry follows last_purged */
+    " b.term, b.first_index, a.term, a.last_index)"
+    " FROM $S.raftlite_segment AS a JOIN $S.raftlite_segment AS b"
+    " ON b.first_index = (SELECT first_index FROM $S.raftlite_segment"
+    "  WHERE first_index > a.first_index ORDER BY first_index LIMIT 1)"
+    " WHERE b.first_index <> a.last_index + 1 OR b.term < a.term",
+    /* log-contiguous: the first present entry follows last_purged */
     "SELECT 'LogsNonConsecutive', format('first entry %d-%d after last purged"
-    " log id %d-%d', l.term, l.idx, s.purged_term, s.purged_index)"
-    " FROM $S.raftlite_state AS s,"
-    " (SELECT term, idx FROM $S.raftlite_log ORDER BY idx LIMIT 1) AS l"
-    " WHERE s.purged_index IS NOT NULL AND (l.idx <> s.purged_index + 1"
-    " OR l.term < s.purged_term)",
+    " log id %d-%d', g.term, max(g.first_index, s.purged_index + 1),"
+    " s.purged_term, s.purged_index)"
+    " FROM $S.raftlite_state AS s, $S.raftlite_segment AS g"
+    " WHERE g.first_index = (SELECT min(first_index) FROM $S.raftlite_segment)"
+    " AND s.purged_index IS NOT NULL AND g.last_index > s.purged_index"
+    " AND (g.first_index > s.purged_index + 1 OR g.term < s.purged_term)",
+    /* log-contiguous: every stored segment has a present entry */
+    "SELECT 'LogsNonConsecutive', format('segment %d..%d lies at or below last"
+    " purged log id %d-%d and is still stored', g.first_index, g.last_index,"
+    " s.purged_term, s.purged_index)"
+    " FROM $S.raftlite_state AS s JOIN $S.raftlite_segment AS g"
+    " ON g.last_index <= s.purged_index",
     /* purge-applied */
     "SELECT 'PurgeNonApplied', format('last purged log id %d-%d, last applied"
     " %s', purged_term, purged_index, coalesce(applied_term || '-' ||"
@@ -380,14 +425,23 @@ static const char *const azStateCheck[] = {
     " WHERE purged_index > coalesce(applied_index, -1)",
     /* apply-consecutive: the entry at last_applied carries its term */
     "SELECT 'LogIdMismatch', format('last applied log id %d-%d, the log holds"
-    " %d-%d', s.applied_term, s.applied_index, e.term, e.idx)"
-    " FROM $S.raftlite_state AS s JOIN $S.raftlite_log AS e"
-    " ON e.idx = s.applied_index WHERE e.term <> s.applied_term",
-    /* ids-ordered: no entry below last_applied with a greater term */
-    "SELECT 'LogIdMismatch', format('entry %d-%d is below last applied log id"
-    " %d-%d by index but above it by log id', e.term, e.idx, s.applied_term,"
-    " s.applied_index) FROM $S.raftlite_state AS s JOIN $S.raftlite_log AS e"
-    " ON e.idx < s.applied_index WHERE e.term > s.applied_term",
+    " %d-%d', s.applied_term, s.applied_index, g.term, s.applied_index)"
+    " FROM $S.raftlite_state AS s JOIN $S.raftlite_segment AS g"
+    " ON g.first_index <= s.applied_index AND g.last_index >= s.applied_index"
+    " WHERE s.applied_index > coalesce(s.purged_index, -1)"
+    " AND g.term <> s.applied_term",
+    /* ids-ordered: no entry below last_applied with a greater term; one
+    ** line per entry */
+    "WITH RECURSIVE e(idx, last, term, applied_term, applied_index) AS ("
+    " SELECT max(g.first_index, coalesce(s.purged_index, -1) + 1),"
+    "  min(g.last_index, s.applied_index - 1), g.term, s.applied_term, s.applied_index"
+    " FROM $S.raftlite_state AS s JOIN $S.raftlite_segment AS g"
+    " ON g.first_index < s.applied_index WHERE g.term > s.applied_term"
+    " UNION ALL SELECT idx + 1, last, term, applied_term, applied_index FROM e"
+    " WHERE idx < last)"
+    " SELECT 'LogIdMismatch', format('entry %d-%d is below last applied log id"
+    " %d-%d by index but above it by log id', term, idx, applied_term,"
+    " applied_index) FROM e WHERE idx <= last ORDER BY idx",
     /* snapshot-install: a command, empty at rest */
     "SELECT 'SchemaAltered', format('raftlite_snapshot_install holds %d rows,"
     " not 0', count(*)) FROM $S.raftlite_snapshot_install HAVING count(*) > 0",
@@ -404,20 +458,26 @@ static const char *const azStateCheck[] = {
     " WHERE s.snapshot_id IS NOT NULL AND s.size > coalesce((SELECT"
     " sum(min(length(c.data), s.size - c.seq * 65536))"
     " FROM $S.raftlite_snapshot_chunk AS c WHERE c.snapshot = s.id), 0)",
-    /* no-dirty-log */
-    "SELECT 'DirtyLog', format('entry %d-%d above last applied log id %d-%d',"
-    " e.term, e.idx, s.applied_term, s.applied_index)"
-    " FROM $S.raftlite_state AS s JOIN $S.raftlite_log AS e"
-    " ON e.idx > s.applied_index WHERE e.term < s.applied_term",
+    /* no-dirty-log: one line per entry */
+    "WITH RECURSIVE e(idx, last, term, applied_term, applied_index) AS ("
+    " SELECT max(g.first_index, s.applied_index + 1,"
+    "  coalesce(s.purged_index, -1) + 1), g.last_index, g.term,"
+    "  s.applied_term, s.applied_index"
+    " FROM $S.raftlite_state AS s JOIN $S.raftlite_segment AS g"
+    " ON g.last_index > s.applied_index WHERE g.term < s.applied_term"
+    " UNION ALL SELECT idx + 1, last, term, applied_term, applied_index FROM e"
+    " WHERE idx < last)"
+    " SELECT 'DirtyLog', format('entry %d-%d above last applied log id %d-%d',"
+    " term, idx, applied_term, applied_index) FROM e WHERE idx <= last ORDER BY idx",
     /* truncate_from is a command, NULL at rest */
     "SELECT 'SchemaAltered', format('raftlite_state.truncate_from is %d, not"
     " NULL', truncate_from) FROM $S.raftlite_state"
     " WHERE truncate_from IS NOT NULL",
     /* memberships are stored canonical */
     "SELECT 'InvalidMembership', format('entry %d-%d is not canonical JSON',"
-    " term, idx) FROM $S.raftlite_log WHERE kind = 'membership'"
-    " AND typeof(payload) = 'text' AND json_valid(payload)"
-    " AND payload <> json(payload)",
+    " term, first_index) FROM $S.raftlite_segment WHERE kind = 'membership'"
+    " AND typeof(payloads) = 'text' AND json_valid(payloads)"
+    " AND payloads <> json(payloads)",
     "SELECT 'InvalidMembership', format('applied membership %d-%d is not"
     " canonical JSON', membership_term, membership_index)"
     " FROM $S.raftlite_state WHERE typeof(membership) = 'text'"
@@ -431,9 +491,12 @@ static const char *const azStateCheck[] = {
     " > (applied_term, applied_index))",
     "SELECT 'InvalidMembership', format('applied membership %d-%d differs"
     " from the log''s entry %d-%d', s.membership_term, s.membership_index,"
-    " e.term, e.idx) FROM $S.raftlite_state AS s JOIN $S.raftlite_log AS e"
-    " ON e.idx = s.membership_index WHERE e.term <> s.membership_term"
-    " OR e.kind <> 'membership' OR e.payload IS NOT s.membership",
+    " g.term, s.membership_index) FROM $S.raftlite_state AS s"
+    " JOIN $S.raftlite_segment AS g ON g.first_index <= s.membership_index"
+    " AND g.last_index >= s.membership_index"
+    " WHERE s.membership_index > coalesce(s.purged_index, -1)"
+    " AND (g.term <> s.membership_term OR g.kind <> 'membership'"
+    " OR g.payloads IS NOT s.membership)",
     /* log ids are both NULL or both set; values in range */
     "SELECT 'SchemaAltered', 'raftlite_state holds half a log id'"
     " FROM $S.raftlite_state WHERE (purged_term IS NULL) <> (purged_index IS NULL)"
@@ -458,11 +521,26 @@ static const char *const azStateCheck[] = {
     "SELECT 'InvalidEntry', format(CASE WHEN kind IN ('blank', 'normal',"
     " 'membership') THEN 'entry %d-%d: a %s entry with a %s payload'"
     " ELSE 'entry %d-%d has unknown kind ''%s'' (%s payload)' END,"
-    " term, idx, kind, typeof(payload)) FROM $S.raftlite_log"
-    " WHERE NOT (CASE kind WHEN 'blank' THEN typeof(payload) = 'blob' AND"
-    " length(payload) = 0 WHEN 'normal' THEN typeof(payload) = 'blob'"
-    " WHEN 'membership' THEN typeof(payload) = 'text' ELSE 0 END)",
+    " term, first_index, kind, typeof(payloads)) FROM $S.raftlite_segment"
+    " WHERE NOT (CASE kind WHEN 'blank' THEN typeof(payloads) = 'blob' AND"
+    " length(payloads) = 0 WHEN 'normal' THEN typeof(payloads) = 'blob'"
+    " WHEN 'membership' THEN typeof(payloads) = 'text'"
+    " AND last_index = first_index ELSE 0 END)",
+    /* segment-packing: one end offset per entry, digits, non-decreasing,
+    ** the last one the payloads' length */
+    "SELECT 'InvalidEntry', format('segment %d..%d: its end offsets do not fit"
+    " its payloads', first_index, last_index) FROM $S.raftlite_segment AS g"
+    " WHERE typeof(ends) <> 'blob' OR last_index < first_index"
+    " OR length(ends) <> 10 * (last_index - first_index + 1)"
+    " OR CAST(ends AS TEXT) GLOB '*[^0-9]*'"
+    " OR CAST(substr(ends, -10) AS INTEGER) <> length(CAST(payloads AS BLOB))"
+    " OR EXISTS (SELECT 1 FROM json_each('[' || substr(replace(hex(zeroblob("
+    "  length(ends) / 10 - 1)), '00', '0,'), 1, 2 * (length(ends) / 10 - 1) - 1)"
+    "  || ']') AS j WHERE substr(ends, 10 * j.key + 1, 10)"
+    "  > substr(ends, 10 * j.key + 11, 10))",
 };
+
+static const size_t nStateCheck = sizeof(azStateCheck) / sizeof(azStateCheck[0]);
 
 /* Runs one of azStateCheck[] and reports its rows. */
 static int checkState(RlStore *p, const char *zTemplate, sqlite3_str *pReport) {
@@ -479,12 +557,38 @@ static int checkState(RlStore *p, const char *zTemplate, sqlite3_str *pReport) {
   return rc == SQLITE_OK ? rc2 : rc;
 }
 
+/* After an upgrade the stored state must keep every rule of this version
+** (the old triggers could have been off when it was written): the first
+** problem raft_check() would report refuses the upgrade. */
+static int recheckState(RlStore *p) {
+  sqlite3_str *pReport = sqlite3_str_new(p->db);
+  int rc = SQLITE_OK;
+  for (size_t i = 0; rc == SQLITE_OK && i < nStateCheck; i++) {
+    rc = checkState(p, azStateCheck[i], pReport);
+  }
+  char *zReport = sqlite3_str_finish(pReport);
+  if (rc == SQLITE_OK && zReport == NULL && sqlite3_str_errcode(pReport) != SQLITE_OK) {
+    rc = SQLITE_NOMEM;
+  }
+  if (rc != SQLITE_OK) {
+    sqlite3_free(zReport);
+    return rlFailSqlite(p, rc);
+  }
+  if (zReport && zReport[0]) {
+    char *zNl = strchr(zReport, '\n');
+    if (zNl) *zNl = 0;
+    rc = rlFail(p, RL_MSG_UPGRADE_BROKEN, p->zSchema, zReport);
+  }
+  sqlite3_free(zReport);
+  return rc;
+}
+
 /* Memberships stored without the trigger's check: validated by the
 ** reference store's raftlite_membership_check. */
 static int checkMemberships(RlStore *p, sqlite3 *pRef, sqlite3_str *pReport) {
   char *zSql = sqlite3_mprintf(
-      "SELECT format('entry %%d-%%d', term, idx), payload"
-      " FROM \"%w\".raftlite_log WHERE kind = 'membership'"
+      "SELECT format('entry %%d-%%d', term, first_index), payloads"
+      " FROM \"%w\".raftlite_segment WHERE kind = 'membership'"
       " UNION ALL SELECT format('applied membership %%d-%%d', membership_term,"
       " membership_index), membership FROM \"%w\".raftlite_state"
       " WHERE membership IS NOT NULL",
@@ -521,7 +625,7 @@ static int checkMemberships(RlStore *p, sqlite3 *pRef, sqlite3_str *pReport) {
 static int tablesPresent(RlStore *p, int *pbAll) {
   char *zSql = sqlite3_mprintf(
       "SELECT count(*) FROM \"%w\".sqlite_schema WHERE type = 'table'"
-      " AND name IN ('raftlite_meta', 'raftlite_hard_state', 'raftlite_log',"
+      " AND name IN ('raftlite_meta', 'raftlite_hard_state', 'raftlite_segment',"
       " 'raftlite_state', 'raftlite_snapshot', 'raftlite_snapshot_chunk',"
       " 'raftlite_membership_check', 'raftlite_snapshot_install')",
       p->zSchema);
@@ -558,7 +662,7 @@ int rlCheck(RlStore *p, char **pzReport) {
   if (rc == SQLITE_OK) rc = checkObjects(p, pRef, pReport);
   int bAll = 0;
   if (rc == SQLITE_OK) rc = tablesPresent(p, &bAll);
-  for (size_t i = 0; rc == SQLITE_OK && bAll && i < sizeof(azStateCheck) / sizeof(azStateCheck[0]); i++) {
+  for (size_t i = 0; rc == SQLITE_OK && bAll && i < nStateCheck; i++) {
     rc = checkState(p, azStateCheck[i], pReport);
   }
   if (rc == SQLITE_OK && bAll) rc = checkMemberships(p, pRef, pReport);

@@ -13,7 +13,10 @@
 
 #include <string.h>
 
-/* The statements, with $S standing for the quoted schema name. */
+/* The statements, with $S standing for the quoted schema name. An UPDATE
+** of the state row names it (WHERE id = 1): without a WHERE, SQLite
+** collects the rows to update in an ephemeral table first, the triggers
+** being there. */
 static const char *const azStmtSql[RL_STMT_COUNT] = {
     /* A name an application is unlikely to use for its own savepoints. */
     [RL_STMT_SAVEPOINT] = "SAVEPOINT raftlite_call",
@@ -23,46 +26,64 @@ static const char *const azStmtSql[RL_STMT_COUNT] = {
     [RL_STMT_IGNORE_CHECKS] = "PRAGMA ignore_check_constraints",
     [RL_STMT_JOURNAL_MODE] = "PRAGMA $S.journal_mode",
     [RL_STMT_SYNCHRONOUS] = "PRAGMA $S.synchronous",
+    /* The first present entry is the first segment's first entry above
+    ** last_purged; the last is the last segment's last. Scalar subqueries:
+    ** a subquery in FROM with LIMIT would be an ephemeral table. */
     [RL_STMT_READ_STATE] =
         "SELECT s.purged_term, s.purged_index, s.applied_term,"
         " s.applied_index, s.membership_term, s.membership_index,"
-        " l.term, l.idx, f.term, f.idx"
-        " FROM $S.raftlite_state AS s"
-        " LEFT JOIN (SELECT term, idx FROM $S.raftlite_log"
-        "            ORDER BY idx DESC LIMIT 1) AS l"
-        " LEFT JOIN (SELECT term, idx FROM $S.raftlite_log"
-        "            ORDER BY idx LIMIT 1) AS f",
+        " (SELECT term FROM $S.raftlite_segment ORDER BY first_index DESC LIMIT 1),"
+        " (SELECT last_index FROM $S.raftlite_segment ORDER BY first_index DESC LIMIT 1),"
+        " (SELECT term FROM $S.raftlite_segment ORDER BY first_index LIMIT 1),"
+        " (SELECT max(first_index, coalesce(s.purged_index, -1) + 1)"
+        "  FROM $S.raftlite_segment ORDER BY first_index LIMIT 1)"
+        " FROM $S.raftlite_state AS s",
+    /* The present entry at ?1: its segment's term and kind. */
     [RL_STMT_READ_ENTRY] =
-        "SELECT term, kind, payload FROM $S.raftlite_log WHERE idx = ?1",
-    [RL_STMT_READ_RANGE] =
-        "SELECT idx, term, kind, payload FROM $S.raftlite_log"
-        " WHERE idx >= ?1 AND idx <= ?2 ORDER BY idx",
-    [RL_STMT_INSERT_ENTRY] =
-        "INSERT INTO $S.raftlite_log(idx, term, kind, payload)"
+        "SELECT g.term, g.kind FROM $S.raftlite_segment AS g"
+        " WHERE g.first_index = (SELECT first_index FROM $S.raftlite_segment"
+        "  WHERE first_index <= ?1 ORDER BY first_index DESC LIMIT 1)"
+        " AND g.last_index >= ?1"
+        " AND ?1 > (SELECT coalesce(purged_index, -1) FROM $S.raftlite_state)",
+    /* The first segment above ?1 (error messages only). */
+    [RL_STMT_READ_ABOVE] =
+        "SELECT term, first_index FROM $S.raftlite_segment WHERE first_index > ?1"
+        " ORDER BY first_index LIMIT 1",
+    [RL_STMT_READ_SEGMENTS] = RL_SQL_READ_SEGMENTS(""),
+    [RL_STMT_INSERT_SEGMENT] =
+        "INSERT INTO $S.raftlite_segment(first_index, last_index, term, kind,"
+        " payloads, ends)"
         /* json() canonicalises; from SQLite 3.42 it also takes JSON5, so
         ** only strict JSON (json_valid) is canonicalised and anything else
-        ** goes to the triggers as given, to be refused. */
-        " VALUES (?1, ?2, ?3, CASE WHEN ?3 = 'membership' AND json_valid(?4)"
-        " THEN json(?4) ELSE ?4 END)",
+        ** goes to the triggers as given, to be refused. A membership's one
+        ** end offset is the length of what is stored. */
+        " VALUES (?1, ?2, ?3, ?4, CASE WHEN ?4 = 'membership' AND json_valid(?5)"
+        " THEN json(?5) ELSE ?5 END, CASE WHEN ?4 = 'membership'"
+        " THEN CAST(printf('%010d', length(CAST(CASE WHEN json_valid(?5)"
+        " THEN json(?5) ELSE ?5 END AS BLOB))) AS BLOB) ELSE ?6 END)",
     [RL_STMT_SET_PURGED] =
-        "UPDATE $S.raftlite_state SET purged_term = ?1, purged_index = ?2",
-    [RL_STMT_TRUNCATE] = "UPDATE $S.raftlite_state SET truncate_from = ?1",
+        "UPDATE $S.raftlite_state SET purged_term = ?1, purged_index = ?2"
+        " WHERE id = 1",
+    [RL_STMT_TRUNCATE] =
+        "UPDATE $S.raftlite_state SET truncate_from = ?1 WHERE id = 1",
     [RL_STMT_SET_APPLIED] =
-        "UPDATE $S.raftlite_state SET applied_term = ?1, applied_index = ?2",
+        "UPDATE $S.raftlite_state SET applied_term = ?1, applied_index = ?2"
+        " WHERE id = 1",
     [RL_STMT_SET_APPLIED_MEMBERSHIP] =
         /* The log's own text when it holds the entry (the state trigger
         ** compares them), else the canonical form of the one given. */
         "UPDATE $S.raftlite_state SET applied_term = ?1, applied_index = ?2,"
         " membership_term = ?1, membership_index = ?2, membership = coalesce("
-        "(SELECT payload FROM $S.raftlite_log WHERE idx = ?2 AND term = ?1"
-        " AND kind = 'membership'),"
-        " CASE WHEN json_valid(?3) THEN json(?3) ELSE ?3 END)",
+        "(SELECT payloads FROM $S.raftlite_segment WHERE first_index = ?2"
+        " AND term = ?1 AND kind = 'membership'),"
+        " CASE WHEN json_valid(?3) THEN json(?3) ELSE ?3 END) WHERE id = 1",
     [RL_STMT_READ_APPLIED] =
         "SELECT applied_term, applied_index, membership_term,"
         " membership_index, membership FROM $S.raftlite_state",
     [RL_STMT_READ_LOG_MEMBERSHIP] =
-        "SELECT term, idx, payload FROM $S.raftlite_log"
-        " WHERE kind = 'membership' AND idx > ?1 ORDER BY idx DESC LIMIT 1",
+        "SELECT term, first_index, payloads FROM $S.raftlite_segment"
+        " WHERE kind = 'membership' AND first_index > ?1"
+        " ORDER BY first_index DESC LIMIT 1",
     [RL_STMT_READ_HARD_STATE] =
         "SELECT current_term, voted_for FROM $S.raftlite_hard_state",
     [RL_STMT_SAVE_HARD_STATE] =
@@ -110,6 +131,8 @@ void rlStoreClear(RlStore *p) {
   for (int i = 0; i < RL_STMT_COUNT; i++) sqlite3_finalize(p->aStmt[i]);
   sqlite3_finalize(p->pSmApply);
   sqlite3_free(p->zSmApply);
+  sqlite3_free(p->aRunPayloads);
+  sqlite3_free(p->aRunEnds);
   sqlite3_free(p->zSchema);
   sqlite3_free(p->zErrMsg);
   memset(p, 0, sizeof(*p));

@@ -13,7 +13,7 @@
 ** raft_install(schema) creates it in the store's schema with
 ** CREATE VIRTUAL TABLE schema.raft_log USING raftlite_log; xConnect
 ** receives that schema in argv[1] and every statement on the backing
-** table raftlite_log is qualified with it. The module is not eponymous
+** table raftlite_segment is qualified with it. The module is not eponymous
 ** (xCreate differs from xConnect): an eponymous table exists once, in main.
 **
 ** HOW IT WORKS. The rowid is idx. Every constraint on idx (or the rowid)
@@ -21,8 +21,10 @@
 ** either direction, and LIMIT and OFFSET when nothing else is left for
 ** SQLite to check (on SQLite versions that offer them safely; see
 ** logBestIndex). xFilter turns them into one range query on the
-** backing table's INTEGER PRIMARY KEY, so reading n rows of a log of any
-** length visits about n rows (O(log N + n)).
+** segments' INTEGER PRIMARY KEY (a seek to the segment holding the lower
+** bound, then the next segments in order; segment.c cuts each into
+** entries), so reading n rows of a log of any length visits about n
+** entries' segments (O(log N + n)).
 **
 ** INSERT appends, under the rules of append_to_log (ops.c, the same code as
 ** raft_append); a multi-row INSERT is one atomic append, because the
@@ -50,8 +52,10 @@ typedef struct LogVtab {
 
 typedef struct LogCursor {
   sqlite3_vtab_cursor base; /* Base class - must be first */
-  sqlite3_stmt *apStmt[2];  /* the range query, ascending and descending */
-  sqlite3_stmt *pStmt;      /* the one in use, positioned on a row */
+  sqlite3_stmt *apStmt[2];  /* the segment query, ascending and descending */
+  RlLogReader reader;       /* over the one in use */
+  raftlite_entry entry;     /* the current row */
+  i64 nLimit;               /* rows left to return (LIMIT), -1: no limit */
   int bEof;
 } LogCursor;
 
@@ -110,6 +114,7 @@ static int logOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCursor) {
 static int logClose(sqlite3_vtab_cursor *cur) {
   LogCursor *pCur = (LogCursor *)cur;
   LogVtab *pVtab = (LogVtab *)cur->pVtab;
+  rlLogClose(&pCur->reader);
   for (int i = 0; i < 2; i++) {
     if (pCur->apStmt[i] == NULL) continue;
     sqlite3_reset(pCur->apStmt[i]);
@@ -274,16 +279,32 @@ static int narrowRange(char cOp, sqlite3_value *pVal, i64 *piLo, i64 *piHi) {
 
 static int logNext(sqlite3_vtab_cursor *cur) {
   LogCursor *pCur = (LogCursor *)cur;
-  int rc = sqlite3_step(pCur->pStmt);
-  if (rc == SQLITE_ROW) return SQLITE_OK;
-  pCur->bEof = 1;
-  rc = sqlite3_reset(pCur->pStmt);
-  if (rc != SQLITE_OK) {
-    LogVtab *pVtab = (LogVtab *)cur->pVtab;
-    sqlite3_free(pVtab->base.zErrMsg);
-    pVtab->base.zErrMsg = sqlite3_mprintf("raft_log: %s", sqlite3_errmsg(pVtab->store.db));
+  if (pCur->nLimit == 0) {
+    pCur->bEof = 1;
+    return SQLITE_OK;
   }
+  int rc = rlLogNext(&pCur->reader, &pCur->entry, &pCur->bEof);
+  if (rc == SQLITE_OK) {
+    if (pCur->nLimit > 0 && !pCur->bEof) pCur->nLimit--;
+    return SQLITE_OK;
+  }
+  pCur->bEof = 1;
+  LogVtab *pVtab = (LogVtab *)cur->pVtab;
+  rlLogFail(&pVtab->store, &pCur->reader, rc);
+  rlLogClose(&pCur->reader);
+  sqlite3_free(pVtab->base.zErrMsg);
+  pVtab->base.zErrMsg = sqlite3_mprintf("raft_log: %s", pVtab->store.zErrMsg
+                                                           ? pVtab->store.zErrMsg
+                                                           : sqlite3_errstr(rc));
   return rc;
+}
+
+/* LIMIT or OFFSET as SQLite takes it: an integer (or what converts to one
+** exactly); a negative LIMIT is no limit, a negative OFFSET none. */
+static int limitValue(sqlite3_value *pVal, i64 *pOut) {
+  if (sqlite3_value_numeric_type(pVal) != SQLITE_INTEGER) return SQLITE_MISMATCH;
+  *pOut = sqlite3_value_int64(pVal);
+  return SQLITE_OK;
 }
 
 /* Called before any xColumn, and again for each outer row of a join. */
@@ -305,18 +326,15 @@ static int logFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
     }
   }
 
-  if (pCur->pStmt) sqlite3_reset(pCur->pStmt);
+  rlLogClose(&pCur->reader);
   if (pCur->apStmt[bDesc] == NULL && pVtab->apSpare[bDesc] != NULL) {
     pCur->apStmt[bDesc] = pVtab->apSpare[bDesc];
     pVtab->apSpare[bDesc] = NULL;
   }
   if (pCur->apStmt[bDesc] == NULL) {
-    char *zSql = rlExpandSchema(
-        bDesc ? "SELECT idx, term, kind, payload FROM $S.raftlite_log"
-                " WHERE idx BETWEEN ?1 AND ?2 ORDER BY idx DESC LIMIT ?3 OFFSET ?4"
-              : "SELECT idx, term, kind, payload FROM $S.raftlite_log"
-                " WHERE idx BETWEEN ?1 AND ?2 ORDER BY idx LIMIT ?3 OFFSET ?4",
-        pVtab->store.zSchema);
+    char *zSql = rlExpandSchema(bDesc ? RL_SQL_READ_SEGMENTS(" DESC")
+                                      : RL_SQL_READ_SEGMENTS(""),
+                                pVtab->store.zSchema);
     if (zSql == NULL) return SQLITE_NOMEM;
     int rc = sqlite3_prepare_v3(pVtab->store.db, zSql, -1,
                                 SQLITE_PREPARE_PERSISTENT | SQLITE_PREPARE_NO_VTAB,
@@ -329,21 +347,31 @@ static int logFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
       return rc;
     }
   }
-  pCur->pStmt = pCur->apStmt[bDesc];
   if (!bAny) { /* an empty range */
     iLo = INT64_MAX;
     iHi = INT64_MIN;
   }
-  sqlite3_bind_int64(pCur->pStmt, 1, iLo);
-  sqlite3_bind_int64(pCur->pStmt, 2, iHi);
-  /* LIMIT and OFFSET are bound as given: SQLite applies its own rules to
-  ** them (negative LIMIT is no limit; a non-integer is an error). */
-  if (pLimit) sqlite3_bind_value(pCur->pStmt, 3, pLimit);
-  else sqlite3_bind_int(pCur->pStmt, 3, -1);
-  if (pOffset) sqlite3_bind_value(pCur->pStmt, 4, pOffset);
-  else sqlite3_bind_int(pCur->pStmt, 4, 0);
+  i64 nOffset = 0;
+  pCur->nLimit = -1;
+  if ((pLimit && limitValue(pLimit, &pCur->nLimit) != SQLITE_OK) ||
+      (pOffset && limitValue(pOffset, &nOffset) != SQLITE_OK)) {
+    sqlite3_free(pVtab->base.zErrMsg);
+    pVtab->base.zErrMsg = sqlite3_mprintf("raft_log: LIMIT and OFFSET take integers");
+    return SQLITE_MISMATCH;
+  }
+  if (pCur->nLimit < 0) pCur->nLimit = -1;
+  sqlite3_reset(pCur->apStmt[bDesc]);
+  rlLogOpen(&pCur->reader, pCur->apStmt[bDesc], iLo, iHi, bDesc);
   pCur->bEof = 0;
-  return logNext(cur);
+  /* OFFSET: rows skipped (the lazy cursor reads them, as SQLite would). */
+  i64 nLimit = pCur->nLimit;
+  pCur->nLimit = -1;
+  for (i64 i = 0; i < nOffset && !pCur->bEof; i++) {
+    int rc = logNext(cur);
+    if (rc != SQLITE_OK) return rc;
+  }
+  pCur->nLimit = nLimit;
+  return pCur->bEof ? SQLITE_OK : logNext(cur);
 }
 
 static int logEof(sqlite3_vtab_cursor *cur) {
@@ -351,14 +379,31 @@ static int logEof(sqlite3_vtab_cursor *cur) {
 }
 
 static int logColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int iCol) {
-  LogCursor *pCur = (LogCursor *)cur;
-  /* The backing row's value as it is: an empty payload stays a blob. */
-  sqlite3_result_value(ctx, sqlite3_column_value(pCur->pStmt, iCol));
+  const raftlite_entry *e = &((LogCursor *)cur)->entry;
+  switch (iCol) {
+    case LOG_COLUMN_IDX: sqlite3_result_int64(ctx, (i64)e->log_id.index); break;
+    case LOG_COLUMN_TERM: sqlite3_result_int64(ctx, (i64)e->log_id.term); break;
+    case LOG_COLUMN_KIND:
+      sqlite3_result_text(ctx, rlKindName((int)e->kind), -1, SQLITE_STATIC);
+      break;
+    default:
+      /* As stored: a membership is text, any other payload a blob (an
+      ** empty one too). */
+      if (e->kind == RAFTLITE_MEMBERSHIP) {
+        sqlite3_result_text64(ctx, e->size ? e->data : "", e->size,
+                              SQLITE_TRANSIENT, SQLITE_UTF8);
+      } else if (e->size == 0) {
+        sqlite3_result_zeroblob(ctx, 0);
+      } else {
+        sqlite3_result_blob64(ctx, e->data, e->size, SQLITE_TRANSIENT);
+      }
+      break;
+  }
   return SQLITE_OK;
 }
 
 static int logRowid(sqlite3_vtab_cursor *cur, sqlite_int64 *pRowid) {
-  *pRowid = sqlite3_column_int64(((LogCursor *)cur)->pStmt, LOG_COLUMN_IDX);
+  *pRowid = (i64)((LogCursor *)cur)->entry.log_id.index;
   return SQLITE_OK;
 }
 

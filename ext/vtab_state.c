@@ -24,13 +24,15 @@ static const RlQueryVtab stateVtab = {
     " last_purged_index INTEGER, last_applied_term INTEGER,"
     " last_applied_index INTEGER, membership_term INTEGER,"
     " membership_index INTEGER, membership TEXT)",
-    "SELECT (SELECT idx FROM $S.raftlite_log ORDER BY idx LIMIT 1),"
-    " coalesce(l.term, s.purged_term), coalesce(l.idx, s.purged_index),"
+    "SELECT (SELECT max(first_index, coalesce(s.purged_index, -1) + 1)"
+    "  FROM $S.raftlite_segment ORDER BY first_index LIMIT 1),"
+    " coalesce((SELECT term FROM $S.raftlite_segment"
+    "  ORDER BY first_index DESC LIMIT 1), s.purged_term),"
+    " coalesce((SELECT last_index FROM $S.raftlite_segment"
+    "  ORDER BY first_index DESC LIMIT 1), s.purged_index),"
     " s.purged_term, s.purged_index, s.applied_term, s.applied_index,"
     " s.membership_term, s.membership_index, s.membership"
-    " FROM $S.raftlite_state AS s"
-    " LEFT JOIN (SELECT term, idx FROM $S.raftlite_log"
-    "            ORDER BY idx DESC LIMIT 1) AS l",
+    " FROM $S.raftlite_state AS s",
 };
 
 int rlRegisterVtabState(sqlite3 *db) {

@@ -1,4 +1,4 @@
--- raftlite backing tables, schema version 2.
+-- raftlite backing tables, schema version 3.
 --
 -- These files are the single source of truth for the store's layout and
 -- rules. The build embeds them into the extension; raft_install() runs them
@@ -24,34 +24,56 @@ CREATE TABLE IF NOT EXISTS raftlite_hard_state(
   voted_for    INTEGER CHECK (voted_for >= 0)        -- NULL: no vote
 ) STRICT;
 
--- The log: one row per present entry. Payloads are never NULL:
---   blank       an empty blob
---   normal      application bytes (a blob, possibly empty)
---   membership  JSON text, canonical as json() writes it
-CREATE TABLE IF NOT EXISTS raftlite_log(
-  idx     INTEGER PRIMARY KEY CHECK (idx >= 0),
-  term    INTEGER NOT NULL CHECK (term >= 0),
-  kind    TEXT NOT NULL CHECK (kind IN ('blank', 'normal', 'membership')),
-  payload ANY NOT NULL,
+-- The log, stored as segments: one row per run of entries of one term and
+-- one kind, written by one append (docs/storage.md says why). A membership
+-- entry is a segment of its own. The view raftlite_log (004_log.sql) shows
+-- one row per present entry.
+--   first_index, last_index  the segment holds entries first..last; those
+--                 at or below last_purged are hidden (purged) until the
+--                 whole segment is
+--   payloads      the entries' payloads one after the other: a blob for
+--                 blank (empty) and normal entries, the JSON text of a
+--                 membership (canonical as json() writes it)
+--   ends          the end offset of each entry's payload in payloads, as
+--                 10 ASCII digits each (zero-padded decimal): bytewise
+--                 order is numeric order, and plain SQL reads and writes
+--                 them (CAST, printf) on every SQLite raftlite supports.
+-- The CHECKs hold what one row can say; the triggers of 004_log.sql check
+-- the rest (offsets non-decreasing, contiguity), once per segment. The
+-- kind is compared with OR, not IN: IN (...) in a CHECK builds an
+-- ephemeral index on every INSERT.
+CREATE TABLE IF NOT EXISTS raftlite_segment(
+  first_index INTEGER PRIMARY KEY CHECK (first_index >= 0),
+  last_index  INTEGER NOT NULL,
+  term        INTEGER NOT NULL CHECK (term >= 0),
+  kind        TEXT NOT NULL
+    CHECK (kind = 'normal' OR kind = 'blank' OR kind = 'membership'),
+  payloads    ANY NOT NULL,
+  ends        BLOB NOT NULL,
+  CONSTRAINT segment_packing CHECK (
+    last_index >= first_index
+    AND length(ends) = 10 * (last_index - first_index + 1)
+    AND CAST(ends AS TEXT) NOT GLOB '*[^0-9]*'
+    AND CAST(substr(ends, -10) AS INTEGER) = length(CAST(payloads AS BLOB))),
   CONSTRAINT payload_matches_kind CHECK (
     CASE kind
-      WHEN 'blank'      THEN typeof(payload) = 'blob' AND length(payload) = 0
-      WHEN 'normal'     THEN typeof(payload) = 'blob'
-      WHEN 'membership' THEN typeof(payload) = 'text'
+      WHEN 'normal'     THEN typeof(payloads) = 'blob'
+      WHEN 'blank'      THEN typeof(payloads) = 'blob' AND length(payloads) = 0
+      WHEN 'membership' THEN typeof(payloads) = 'text' AND last_index = first_index
     END)
 ) STRICT;
 
 -- get_membership() reads the last membership entry above last_applied:
 -- this partial index makes that a lookup, and costs nothing for the other
--- entries.
-CREATE INDEX IF NOT EXISTS raftlite_log_memberships
-  ON raftlite_log(idx) WHERE kind = 'membership';
+-- segments.
+CREATE INDEX IF NOT EXISTS raftlite_segment_memberships
+  ON raftlite_segment(first_index) WHERE kind = 'membership';
 
 -- Log state and applied state: exactly one row, created by raft_install().
 --   purged_*      last_purged_log_id
 --   applied_*     last_applied log id
 --   membership_*  the applied membership and the log id that carried it
---   truncate_from a command, not state: setting it deletes the entries
+--   truncate_from a command, not state: setting it removes the entries
 --                 with idx >= truncate_from and resets it to NULL, all in
 --                 one statement (see 005_state.sql). It is NULL at rest.
 CREATE TABLE IF NOT EXISTS raftlite_state(

@@ -44,9 +44,15 @@ BEFORE UPDATE OF purged_term, purged_index ON raftlite_state
 WHEN new.purged_term IS NOT old.purged_term
   OR new.purged_index IS NOT old.purged_index
 BEGIN
+  -- The present entry at the new last_purged index (if any) has its term.
   SELECT RAISE(ABORT, 'raft_state: LogIdMismatch')
-  FROM raftlite_log AS e
-  WHERE e.idx = new.purged_index AND e.term <> new.purged_term;
+  FROM raftlite_segment AS g
+  WHERE g.first_index = (SELECT first_index FROM raftlite_segment
+                         WHERE first_index <= new.purged_index
+                         ORDER BY first_index DESC LIMIT 1)
+    AND g.last_index >= new.purged_index
+    AND new.purged_index > coalesce(old.purged_index, -1)
+    AND g.term <> new.purged_term;
   SELECT RAISE(ABORT, 'raft_state: PurgeNonApplied')
   WHERE new.applied_index IS NULL
      OR new.purged_index > new.applied_index
@@ -61,21 +67,33 @@ BEGIN
              AND (new.purged_term, new.purged_index)
                  IS NOT (new.applied_term, new.applied_index)));
   -- The present entries must follow last_purged directly ...
+  -- (the first present entry: the first segment's first entry above the
+  -- old last_purged) ...
   SELECT RAISE(ABORT, 'raft_state: LogsNonConsecutive')
-  FROM (SELECT idx FROM raftlite_log ORDER BY idx LIMIT 1) AS first
-  WHERE new.purged_index < first.idx - 1;
+  WHERE new.purged_index
+        < (SELECT max(first_index, coalesce(old.purged_index, -1) + 1)
+           FROM raftlite_segment ORDER BY first_index LIMIT 1) - 1;
   -- ... and stay above it as log ids: the entry after last_purged has a
   -- term not lower (found by model.test), and last_applied's index
-  -- carries one term only.
+  -- carries one term only. Terms never decrease along the log: the entry
+  -- after last_purged is in the segment holding its index, else in the
+  -- next segment.
   SELECT RAISE(ABORT, 'raft_state: LogIdMismatch')
-  FROM (SELECT term FROM raftlite_log WHERE idx > new.purged_index
-        ORDER BY idx LIMIT 1) AS next
-  WHERE next.term < new.purged_term;
+  WHERE coalesce(
+          (SELECT term FROM raftlite_segment
+           WHERE first_index = (SELECT first_index FROM raftlite_segment
+                                WHERE first_index <= new.purged_index + 1
+                                ORDER BY first_index DESC LIMIT 1)
+             AND last_index > new.purged_index),
+          (SELECT term FROM raftlite_segment WHERE first_index > new.purged_index
+           ORDER BY first_index LIMIT 1)) < new.purged_term;
   SELECT RAISE(ABORT, 'raft_state: LogIdMismatch')
   WHERE new.purged_index = new.applied_index AND new.purged_term <> new.applied_term;
   SELECT RAISE(ABORT, 'raft_state: LogIdMismatch')
-  FROM (SELECT idx, term FROM raftlite_log ORDER BY idx DESC LIMIT 1) AS last
-  WHERE new.purged_index > last.idx AND new.purged_term < last.term;
+  WHERE new.purged_index > (SELECT last_index FROM raftlite_segment
+                            ORDER BY first_index DESC LIMIT 1)
+    AND new.purged_term < (SELECT term FROM raftlite_segment
+                           ORDER BY first_index DESC LIMIT 1);
 END;
 
 -- Fires on every write of last_applied, changed or not: applying the
@@ -97,9 +115,15 @@ BEGIN
              AND (new.applied_term > old.applied_term
                   OR (new.applied_term = old.applied_term
                       AND new.applied_index >= old.applied_index))));
+  -- The present entry at the new last_applied index (if any) has its term.
   SELECT RAISE(ABORT, 'raft_state: LogIdMismatch')
-  FROM raftlite_log AS e
-  WHERE e.idx = new.applied_index AND e.term <> new.applied_term;
+  FROM raftlite_segment AS g
+  WHERE g.first_index = (SELECT first_index FROM raftlite_segment
+                         WHERE first_index <= new.applied_index
+                         ORDER BY first_index DESC LIMIT 1)
+    AND g.last_index >= new.applied_index
+    AND new.applied_index > coalesce(old.purged_index, -1)
+    AND g.term <> new.applied_term;
   -- last_purged stays at or below last_applied by index too; an install
   -- moves it to the new last_applied in the same statement.
   SELECT RAISE(ABORT, 'raft_state: PurgeNonApplied')
@@ -108,15 +132,24 @@ BEGIN
   -- Terms never decrease along the log, so the last entry below
   -- last_applied has the greatest term of those below it ...
   SELECT RAISE(ABORT, 'raft_state: LogIdMismatch')
-  FROM (SELECT term FROM raftlite_log WHERE idx < new.applied_index
-        ORDER BY idx DESC LIMIT 1) AS prev
-  WHERE prev.term > new.applied_term;
+  FROM raftlite_segment AS g
+  WHERE g.first_index = (SELECT first_index FROM raftlite_segment
+                         WHERE first_index < new.applied_index
+                         ORDER BY first_index DESC LIMIT 1)
+    AND max(g.first_index, coalesce(old.purged_index, -1) + 1) < new.applied_index
+    AND g.term > new.applied_term;
   -- ... and the first entry above it the lowest of those above: one
   -- lookup each, not a scan.
   SELECT RAISE(ABORT, 'raft_state: DirtyLog')
-  FROM (SELECT term FROM raftlite_log WHERE idx > new.applied_index
-        ORDER BY idx LIMIT 1) AS next
-  WHERE next.term < new.applied_term;
+  WHERE coalesce(
+          (SELECT term FROM raftlite_segment
+           WHERE first_index = (SELECT first_index FROM raftlite_segment
+                                WHERE first_index <= new.applied_index + 1
+                                ORDER BY first_index DESC LIMIT 1)
+             AND last_index > new.applied_index
+             AND last_index > coalesce(old.purged_index, -1)),
+          (SELECT term FROM raftlite_segment WHERE first_index > new.applied_index
+           ORDER BY first_index LIMIT 1)) < new.applied_term;
 END;
 
 CREATE TRIGGER IF NOT EXISTS raftlite_state_membership
@@ -144,10 +177,14 @@ BEGIN
      OR new.membership_index IS NOT new.applied_index
      OR (old.applied_index IS NOT NULL
          AND new.applied_index IS NOT old.applied_index + 1)
-     OR EXISTS (SELECT 1 FROM raftlite_log
-                WHERE idx = new.membership_index
+     OR EXISTS (SELECT 1 FROM raftlite_segment
+                WHERE first_index = (SELECT first_index FROM raftlite_segment
+                                     WHERE first_index <= new.membership_index
+                                     ORDER BY first_index DESC LIMIT 1)
+                  AND last_index >= new.membership_index
+                  AND new.membership_index > coalesce(old.purged_index, -1)
                   AND (term <> new.membership_term OR kind <> 'membership'
-                       OR payload IS NOT new.membership));
+                       OR payloads IS NOT new.membership));
   INSERT INTO raftlite_membership_check VALUES (new.membership);
 END;
 
@@ -160,18 +197,38 @@ BEGIN
 END;
 
 -- The bulk deletions. They run after the row already says which entries
--- may go, so raftlite_log_delete lets each row through.
+-- may go, so raftlite_segment_delete lets each row through. A purge
+-- deletes the segments it covers whole; the entries it cuts off a segment
+-- stay stored, hidden (every reader starts above last_purged).
 CREATE TRIGGER IF NOT EXISTS raftlite_state_purge_entries
 AFTER UPDATE OF purged_index ON raftlite_state
 WHEN new.purged_index IS NOT old.purged_index
 BEGIN
-  DELETE FROM raftlite_log WHERE idx <= new.purged_index;
+  DELETE FROM raftlite_segment
+  WHERE first_index <= new.purged_index AND last_index <= new.purged_index;
 END;
 
+-- A truncation deletes the segments from truncate_from on and shortens the
+-- one it cuts through to its entries below truncate_from (deleting it when
+-- none of those is present).
 CREATE TRIGGER IF NOT EXISTS raftlite_state_truncate_entries
 AFTER UPDATE OF truncate_from ON raftlite_state
 WHEN new.truncate_from IS NOT NULL
 BEGIN
-  DELETE FROM raftlite_log WHERE idx >= new.truncate_from;
-  UPDATE raftlite_state SET truncate_from = NULL;
+  DELETE FROM raftlite_segment WHERE first_index >= new.truncate_from;
+  DELETE FROM raftlite_segment
+  WHERE first_index = (SELECT first_index FROM raftlite_segment
+                       ORDER BY first_index DESC LIMIT 1)
+    AND last_index >= new.truncate_from
+    AND new.truncate_from <= coalesce(new.purged_index, -1) + 1;
+  UPDATE raftlite_segment
+  SET last_index = new.truncate_from - 1,
+      ends = substr(ends, 1, 10 * (new.truncate_from - first_index)),
+      payloads = coalesce(substr(payloads, 1,
+                                 CAST(substr(ends, 10 * (new.truncate_from - first_index) - 9, 10)
+                                      AS INTEGER)), x'')
+  WHERE first_index = (SELECT first_index FROM raftlite_segment
+                       ORDER BY first_index DESC LIMIT 1)
+    AND last_index >= new.truncate_from;
+  UPDATE raftlite_state SET truncate_from = NULL WHERE id = 1;
 END;

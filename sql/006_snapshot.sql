@@ -163,9 +163,15 @@ BEGIN
   -- Its membership's log id names an entry: where this log holds that very
   -- id, the entry must be that membership.
   SELECT RAISE(ABORT, 'raft_snapshot: InvalidMembership')
-  FROM raftlite_snapshot AS n JOIN raftlite_log AS e ON e.idx = n.membership_index
-  WHERE n.id = new.snapshot AND e.term = n.membership_term
-    AND (e.kind <> 'membership' OR e.payload IS NOT n.membership);
+  FROM raftlite_snapshot AS n, raftlite_state AS s, raftlite_segment AS e
+  WHERE n.id = new.snapshot
+    AND e.first_index = (SELECT first_index FROM raftlite_segment
+                         WHERE first_index <= n.membership_index
+                         ORDER BY first_index DESC LIMIT 1)
+    AND e.last_index >= n.membership_index
+    AND n.membership_index > coalesce(s.purged_index, -1)
+    AND e.term = n.membership_term
+    AND (e.kind <> 'membership' OR e.payloads IS NOT n.membership);
 END;
 
 CREATE TRIGGER IF NOT EXISTS raftlite_snapshot_install_run

@@ -105,8 +105,8 @@ static inline long long queryInt(sqlite3 *db, const char *zSql) {
 /* Every row of every backing table, as text (sqlite3_free it). */
 static inline char *dumpStore(sqlite3 *db) {
   static const char *const azTable[] = {
-      "raftlite_hard_state", "raftlite_log", "raftlite_state",
-      "raftlite_snapshot", "raftlite_meta"};
+      "raftlite_hard_state", "raftlite_log", "raftlite_segment",
+      "raftlite_state", "raftlite_snapshot", "raftlite_meta"};
   sqlite3_str *pOut = sqlite3_str_new(db);
   for (size_t t = 0; t < sizeof(azTable) / sizeof(azTable[0]); t++) {
     char *zSql = sqlite3_mprintf("SELECT * FROM %s ORDER BY 1", azTable[t]);

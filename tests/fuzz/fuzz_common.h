@@ -194,6 +194,7 @@ static inline char *fuzzDump(sqlite3 *db, const char *zExtra, int bNoReceiving) 
   static const char *const azQuery[] = {
       "SELECT * FROM raftlite_hard_state ORDER BY 1",
       "SELECT * FROM raftlite_log ORDER BY 1",
+      "SELECT * FROM raftlite_segment ORDER BY 1",
       "SELECT * FROM raftlite_state ORDER BY 1",
       "SELECT * FROM raftlite_meta ORDER BY 1",
       "SELECT * FROM raftlite_sm ORDER BY 1",
