@@ -190,6 +190,8 @@ typedef enum RlStmtId {
   RL_STMT_RELEASE,
   RL_STMT_ROLLBACK_TO,
   RL_STMT_ROLLBACK,
+  RL_STMT_BEGIN,
+  RL_STMT_COMMIT,
   RL_STMT_IGNORE_CHECKS,
   RL_STMT_JOURNAL_MODE,
   RL_STMT_SYNCHRONOUS,
@@ -231,7 +233,7 @@ struct RlStore {
   char *zErrMsg;                      /* of the last failure, or NULL */
   int bBroken;                        /* an I/O error on commit: no writes */
   unsigned int nDepth;                /* rlBegin levels open; 1 savepoint */
-  int bOuterTxn;                      /* the savepoint opened the txn */
+  int bOuterTxn;                      /* the call opened the txn (BEGIN) */
   int rcStmt;                         /* why rlStmt() last returned NULL */
   raftlite_state_machine sm;          /* callbacks; NULL: the declared one */
   char *zSmApply;                     /* the declared apply statement's text */

@@ -23,6 +23,8 @@ static const char *const azStmtSql[RL_STMT_COUNT] = {
     [RL_STMT_RELEASE] = "RELEASE raftlite_call",
     [RL_STMT_ROLLBACK_TO] = "ROLLBACK TO raftlite_call",
     [RL_STMT_ROLLBACK] = "ROLLBACK",
+    [RL_STMT_BEGIN] = "BEGIN IMMEDIATE",
+    [RL_STMT_COMMIT] = "COMMIT",
     [RL_STMT_IGNORE_CHECKS] = "PRAGMA ignore_check_constraints",
     [RL_STMT_JOURNAL_MODE] = "PRAGMA $S.journal_mode",
     [RL_STMT_SYNCHRONOUS] = "PRAGMA $S.synchronous",
@@ -323,6 +325,17 @@ static int checkConstraintsOn(RlStore *p) {
   return bIgnored ? rlFail(p, RL_MSG_CHECKS_OFF) : SQLITE_OK;
 }
 
+/* Whether a statement of the connection is part-way through a write
+** (INSERT ... SELECT raft_append(...)): a transaction begun inside it
+** would swallow the statement's own autocommit. */
+static int writingStatementInProgress(sqlite3 *db) {
+  for (sqlite3_stmt *pStmt = sqlite3_next_stmt(db, NULL); pStmt;
+       pStmt = sqlite3_next_stmt(db, pStmt)) {
+    if (sqlite3_stmt_busy(pStmt) && !sqlite3_stmt_readonly(pStmt)) return 1;
+  }
+  return 0;
+}
+
 int rlBegin(RlStore *p) {
   rlResetError(p);
   /* An operation called by another (install's purge, open's install) runs
@@ -343,18 +356,35 @@ int rlBegin(RlStore *p) {
   int rc = checkConstraintsOn(p);
   if (rc == SQLITE_OK) rc = checkDurable(p);
   if (rc != SQLITE_OK || p->bInWritingStatement) return rc;
-  /* rlEnd's statements are prepared before the savepoint opens: a failure
-  ** must never find itself unable to roll back (out of memory, say). */
+  /* rlEnd's statements are prepared before the transaction opens: a
+  ** failure must never find itself unable to roll back (out of memory,
+  ** say). */
   if (rlStmt(p, RL_STMT_RELEASE) == NULL || rlStmt(p, RL_STMT_ROLLBACK_TO) == NULL ||
-      rlStmt(p, RL_STMT_ROLLBACK) == NULL) {
+      rlStmt(p, RL_STMT_ROLLBACK) == NULL || rlStmt(p, RL_STMT_COMMIT) == NULL) {
     return p->rcStmt;
+  }
+  int bOuter = sqlite3_get_autocommit(p->db);
+  if (bOuter) {
+    /* A call that opens the transaction takes the write lock first (BEGIN
+    ** IMMEDIATE, which waits in the busy handler). A deferred transaction
+    ** reads first, and SQLite does not run the busy handler when a reader
+    ** must become a writer: the call would fail with SQLITE_BUSY at once
+    ** whenever another connection writes or checkpoints. */
+    if (writingStatementInProgress(p->db)) return rlFail(p, RL_MSG_WRITING_STATEMENT);
+    sqlite3_stmt *pBegin = rlStmt(p, RL_STMT_BEGIN);
+    if (pBegin == NULL) return p->rcStmt;
+    sqlite3_step(pBegin);
+    rc = sqlite3_reset(pBegin);
+    if (rc != SQLITE_OK) return rlFailSqlite(p, rc);
+    p->bOuterTxn = 1;
+    p->nDepth = 1;
+    return SQLITE_OK;
   }
   sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_SAVEPOINT);
   if (pStmt == NULL) return p->rcStmt;
-  int bOuter = sqlite3_get_autocommit(p->db);
   rc = sqlite3_step(pStmt);
   if (rc == SQLITE_DONE) {
-    p->bOuterTxn = bOuter;
+    p->bOuterTxn = 0;
     p->nDepth = 1;
     return SQLITE_OK;
   }
@@ -368,8 +398,9 @@ int rlBegin(RlStore *p) {
   return rlFailSqlite(p, rc);
 }
 
-/* Ends the call's savepoint. On success it is released (which commits when
-** the call opened the transaction). On any failure, commit included, the
+/* Ends the call's transaction or savepoint. On success the transaction the
+** call opened is committed, or its savepoint released inside the caller's
+** transaction. On any failure, commit included, the
 ** connection is put back exactly as the call found it: a transaction the
 ** call opened is rolled back whole (a failed COMMIT leaves it open, and a
 ** RELEASE after ROLLBACK TO would try to commit again), and inside the
@@ -380,7 +411,7 @@ int rlEnd(RlStore *p, int rc) {
   if (--p->nDepth > 0) return rc; /* nested: the outermost level ends it */
   if (rc == SQLITE_OK && sqlite3_get_autocommit(p->db)) rc = rlFail(p, RL_MSG_TXN_LOST);
   if (rc == SQLITE_OK) {
-    rc = runStmt(p, RL_STMT_RELEASE);
+    rc = runStmt(p, p->bOuterTxn ? RL_STMT_COMMIT : RL_STMT_RELEASE);
     if (rc == SQLITE_OK) return SQLITE_OK;
     /* contract §5: after a failed commit or sync, never retry: whether the
     ** data reached the disk is unknown until the database is reopened. */

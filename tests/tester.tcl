@@ -143,7 +143,11 @@ proc reset_db {args} {
 # call to show that nothing changed. schema: main, aux, ...
 proc store_dump {{schema main} {db db}} {
   set out {}
-  foreach tbl {raftlite_hard_state raftlite_log raftlite_state raftlite_snapshot raftlite_snapshot_chunk raftlite_meta} {
+  # raftlite_segment last (list positions before it stay as schema.test
+  # reads them); it holds the entries a purge hid, which the view does not
+  # show. It exists from schema version 3 on.
+  foreach tbl {raftlite_hard_state raftlite_log raftlite_state raftlite_snapshot raftlite_snapshot_chunk raftlite_meta raftlite_segment} {
+    if {$tbl eq "raftlite_segment" && ![$db exists "SELECT 1 FROM \"$schema\".sqlite_schema WHERE name = 'raftlite_segment'"]} continue
     lappend out $tbl [$db eval "SELECT * FROM \"$schema\".$tbl ORDER BY 1"]
   }
   return $out

@@ -801,6 +801,71 @@ static void runBusy(int iMode, int eHold, int bTimeout, int bInTxn) {
   }
 }
 
+/* Another writer that finishes while the call waits: a call that opens
+** its own transaction takes the write lock first, so the busy handler runs
+** and the call goes through. (A transaction that read first could not wait:
+** SQLite runs no busy handler when a reader must become a writer, and the
+** call would fail with SQLITE_BUSY whatever the timeout.) The handler ends
+** the other writer on its first call. */
+typedef struct BusyWait {
+  sqlite3 *pOther;
+  int nCalls;
+} BusyWait;
+
+static int busyWaitHandler(void *pArg, int nPrior) {
+  BusyWait *w = pArg;
+  (void)nPrior;
+  if (w->nCalls++ == 0) sqlite3_exec(w->pOther, "COMMIT", NULL, NULL, NULL);
+  return w->nCalls < 100;
+}
+
+static void runBusyWaitOp(const Op *op, int iMode, const Refs *r) {
+  const int eHold = HOLD_WRITE, bTimeout = 1, bInTxn = 0; /* for BPROBLEM */
+  Ctx c;
+  busyFig.nRun++;
+  fuCopyDb(tplPath(iMode), WORK);
+  if (ctxOpen(&c, FV_VFS) != SQLITE_OK) FAIL("open: %s", sqlite3_errmsg(c.db));
+  if (op->xPrep(&c) != SQLITE_OK) FAIL("%s: preparation failed", op->zName);
+  char *zThirdBefore = thirdDump();
+  BusyWait w = {NULL, 0};
+  sqlite3_open_v2(WORK, &w.pOther, SQLITE_OPEN_READWRITE, FV_VFS);
+  if (sqlite3_exec(w.pOther, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+    FAIL("BEGIN IMMEDIATE: %s", sqlite3_errmsg(w.pOther));
+  }
+  sqlite3_busy_handler(c.db, busyWaitHandler, &w);
+  int rc = op->xCall(&c);
+  sqlite3_busy_handler(c.db, NULL, NULL);
+  if (rc != SQLITE_OK) {
+    BPROBLEM("returned %d (%s) although the other writer finished in the busy handler", rc,
+             op->bSql ? sqlite3_errmsg(c.db) : raftlite_errmsg(c.store));
+  } else if (w.nCalls == 0) {
+    BPROBLEM("succeeded without waiting for the other writer");
+  }
+  if (sqlite3_get_autocommit(c.db) != 1) BPROBLEM("a transaction is left open");
+  sqlite3_close(w.pOther);
+  char *zThird = thirdDump();
+  if (rc == SQLITE_OK &&
+      (op->bConsumes ? strcmp(zThird, zThirdBefore) == 0 : strcmp(zThird, r->zAfter) != 0)) {
+    BPROBLEM("a new connection does not see the call: %s", fuDiff(zThird, r->zAfter));
+  }
+  sqlite3_free(zThird);
+  sqlite3_free(zThirdBefore);
+  ctxClose(&c);
+}
+
+static void runBusyWait(int iMode) {
+  makeTemplates();
+  for (int i = 0; i < NOP; i++) {
+    Refs r;
+    makeRefs(&aOp[i], iMode, 0, &r);
+    runBusyWaitOp(&aOp[i], iMode, &r);
+    refsFree(&r);
+  }
+}
+
+TEST(busy, waitsForWriterDelete) { runBusyWait(0); }
+TEST(busy, waitsForWriterWal) { runBusyWait(1); }
+
 /* Rollback journal, a reader as the call commits: the commit cannot get
 ** its exclusive lock. */
 TEST(busy, readerAtCommit) { runBusy(0, HOLD_READ, 0, 0); }
