@@ -10,7 +10,7 @@
 ** This header is the whole public C surface. It declares:
 **   - the version of the library;
 **   - the registration entry points of the SQL surface (raft_log,
-**     raft_append(), ... — see README.md for the SQL reference);
+**     raft_append(), ... — see docs/sql.md for the SQL reference);
 **   - the value types of the storage contract (log ids, entries, ...),
 **     shaped after openraft's RaftStorage trait.
 **
@@ -226,8 +226,11 @@ typedef struct raftlite_sm_changes {
 **   restore   replaces the state machine's content by what r holds, read
 **             from offset 0 (exactly the bytes snapshot wrote); called by
 **             raftlite_install_snapshot().
-** A NULL callback is a no-op (apply gives an empty response, snapshot
-** writes no bytes, restore reads none).
+** A NULL callback falls back to the state machine declared in SQL with
+** raft_state_machine(), if the store has one: its apply statement, and an
+** SQLite image of its tables as the snapshot (checked on restore). With
+** no declaration either, it is a no-op: apply gives an empty response,
+** snapshot writes no bytes, restore reads none. See docs/c-api.md.
 */
 typedef struct raftlite_snapshot raftlite_snapshot; /* a byte stream */
 typedef struct raftlite_state_machine {
@@ -333,8 +336,8 @@ RAFTLITE_API const char *raftlite_errmsg(raftlite *p);
 RAFTLITE_API raftlite_violation_kind raftlite_violation(raftlite *p);
 
 /* Plugs the application's state machine in (the struct is copied; NULL
-** removes it). Normal entries then go to sm->apply instead of being
-** applied as no-ops. Returns SQLITE_OK. */
+** removes it). Normal entries then go to sm->apply instead of the
+** declared state machine (or nothing). Returns SQLITE_OK. */
 RAFTLITE_API int raftlite_set_state_machine(raftlite *p, const raftlite_state_machine *sm);
 
 /* ==================================================================== */
