@@ -154,7 +154,10 @@ int main(int argc, char **argv) {
   sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
   CHECK(raftlite_save_hard_state(store, &hs));
   CHECK(raftlite_append_to_log(store, entries, 4));
-  sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+  if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    fprintf(stderr, "COMMIT: %s\n", sqlite3_errmsg(db));
+    return 1;
+  }
 
   /* A rule broken is refused with its kind, and changes nothing. */
   raftlite_entry gap = {{1, 9}, RAFTLITE_BLANK, NULL, 0};
