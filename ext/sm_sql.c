@@ -1071,6 +1071,20 @@ static int schemaText(sqlite3 *db, const char *zSchema, const char *zTable, int 
   return rc;
 }
 
+/* integrity_check reports a page it could not read as a finding ("unable
+** to get the page. error code=7"), not as an error: when that code is out
+** of memory or an I/O error, the check could not run and says nothing of
+** the image (seen on SQLite 3.53). Returns that code, or SQLITE_OK. If
+** SQLite words it otherwise, such a finding is judged as the image's. */
+static int pageFetchFailure(const char *zCheck) {
+  static const char zMark[] = "error code=";
+  for (const char *z = zCheck ? strstr(zCheck, zMark) : NULL; z; z = strstr(z + 1, zMark)) {
+    int rc = atoi(z + sizeof(zMark) - 1);
+    if (rc != SQLITE_OK && rlIsResourceError(rc)) return rc;
+  }
+  return SQLITE_OK;
+}
+
 /* The checks of an untrusted image. SQLITE_OK with *pzWhy NULL: valid;
 ** SQLITE_OK with a reason in *pzWhy (untrusted text made safe): invalid;
 ** any other code: a check could not run (recorded on p), no verdict. */
@@ -1081,6 +1095,11 @@ static int checkImage(RlStore *p, sqlite3 *pImg, const SmTables *t,
   int rc = queryText(pImg, "SELECT group_concat(integrity_check, '; ') FROM pragma_integrity_check",
                      &zCheck);
   if (rc != SQLITE_OK) return imageQueryFailed(p, pImg, rc, "integrity_check", pzWhy);
+  int rcPage = pageFetchFailure(zCheck);
+  if (rcPage != SQLITE_OK) {
+    sqlite3_free(zCheck);
+    return failNoVerdict(p, pImg, rcPage, RL_MSG_SM_INSTALL_FAILED);
+  }
   if (zCheck == NULL || strcmp(zCheck, "ok") != 0) {
     char *zSafe = safeText(zCheck ? zCheck : "no result", SAFE_MAX);
     *pzWhy = zSafe ? sqlite3_mprintf("integrity_check: %s", zSafe) : NULL;
