@@ -6,9 +6,15 @@
 ** Storage. A snapshot is a row of raftlite_snapshot (its meta and size)
 ** and the rows of raftlite_snapshot_chunk holding its bytes in chunks of
 ** RL_CHUNK bytes: chunk seq holds bytes [seq*RL_CHUNK, (seq+1)*RL_CHUNK).
-** Every chunk is a full RL_CHUNK-byte blob (the size lives in the snapshot
-** row), so that incremental BLOB I/O — which cannot grow a blob — can write
-** anywhere in it; a chunk never written reads as zeros.
+** A snapshot costs its size: a stored snapshot's last chunk holds only its
+** own bytes (a 24-byte snapshot is a 24-byte blob). While a stream is
+** written, every chunk but the last is a full RL_CHUNK-byte blob, so that
+** incremental BLOB I/O — which cannot grow a blob — writes anywhere in it;
+** a new last chunk starts at the length of the write that made it, grows
+** to a full chunk the first time a write goes past its end (one rewrite
+** per chunk, not one per write), and is cut back to the stream's end when
+** the snapshot is sealed. A chunk never written, and the bytes of a chunk
+** past its length, read as zeros.
 **
 ** Streams hold no statement and no blob handle between calls: an open blob
 ** handle would block commits on the connection (contract §5). Each call
@@ -83,15 +89,24 @@ static int chunkRowid(raftlite_snapshot *s, i64 iSeq, i64 *piRowid) {
   return rc == SQLITE_OK ? rc : rlFailSqlite(s->pStore, rc);
 }
 
+/* Reads or writes n bytes at iOffset of chunk iRowid. A read past the
+** chunk's length gives zeros; a write must fit in it. *pnLen (if not NULL)
+** gets the chunk's length. */
 static int blobIo(raftlite_snapshot *s, i64 iRowid, int bWrite, void *pBuf,
-                  int n, int iOffset) {
+                  int n, int iOffset, int *pnLen) {
   sqlite3_blob *pBlob = NULL;
   int rc = sqlite3_blob_open(s->pStore->db, s->pStore->zSchema,
                              "raftlite_snapshot_chunk", "data", iRowid, bWrite,
                              &pBlob);
-  if (rc == SQLITE_OK) {
-    rc = bWrite ? sqlite3_blob_write(pBlob, pBuf, n, iOffset)
-                : sqlite3_blob_read(pBlob, pBuf, n, iOffset);
+  int nLen = rc == SQLITE_OK ? sqlite3_blob_bytes(pBlob) : 0;
+  if (pnLen) *pnLen = nLen;
+  if (rc == SQLITE_OK && bWrite) {
+    rc = sqlite3_blob_write(pBlob, pBuf, n, iOffset);
+  } else if (rc == SQLITE_OK) {
+    int nIn = nLen - iOffset < n ? nLen - iOffset : n;
+    if (nIn < 0) nIn = 0;
+    if (nIn > 0) rc = sqlite3_blob_read(pBlob, pBuf, nIn, iOffset);
+    if (nIn < n) memset((unsigned char *)pBuf + nIn, 0, (size_t)(n - nIn));
   }
   int rcClose = sqlite3_blob_close(pBlob);
   if (rc == SQLITE_OK) rc = rcClose;
@@ -136,7 +151,7 @@ int raftlite_snapshot_read(raftlite_snapshot *s, void *buf, size_t n, size_t *pR
     if (iRowid == 0) {
       memset(pOut, 0, (size_t)nPart); /* never written: zeros */
     } else {
-      rc = blobIo(s, iRowid, 0, pOut, nPart, iOffset);
+      rc = blobIo(s, iRowid, 0, pOut, nPart, iOffset, NULL);
       if (rc != SQLITE_OK) break;
     }
     pOut += nPart;
@@ -153,20 +168,61 @@ int raftlite_snapshot_read(raftlite_snapshot *s, void *buf, size_t n, size_t *pR
   return rc;
 }
 
-/* Writes within one chunk. A whole chunk is inserted as it is; a part of
-** one goes through incremental BLOB I/O into a zero-filled chunk. */
+/* Makes chunk iRowid, shorter than RL_CHUNK bytes, a full chunk:
+** its bytes, then zeros. Once per chunk: the first write past the end of
+** a last chunk made short, or a write that starts a chunk after it. */
+static int growChunk(raftlite_snapshot *s, i64 iRowid) {
+  RlStore *p = s->pStore;
+  unsigned char *aBuf = sqlite3_malloc(RL_CHUNK);
+  if (aBuf == NULL) return SQLITE_NOMEM;
+  int rc = blobIo(s, iRowid, 0, aBuf, RL_CHUNK, 0, NULL); /* zeros past its end */
+  char *zSql = rc == SQLITE_OK ? rlExpandSchema("UPDATE $S.raftlite_snapshot_chunk"
+                                                " SET data = ?1 WHERE id = ?2", p->zSchema)
+                               : NULL;
+  if (rc == SQLITE_OK && zSql == NULL) rc = SQLITE_NOMEM;
+  sqlite3_stmt *pStmt = NULL;
+  if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_blob(pStmt, 1, aBuf, RL_CHUNK, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(pStmt, 2, iRowid);
+  if (rc == SQLITE_OK) sqlite3_step(pStmt);
+  int rcFinal = sqlite3_finalize(pStmt);
+  if (rc == SQLITE_OK) rc = rcFinal;
+  sqlite3_free(zSql);
+  sqlite3_free(aBuf);
+  if (rc != SQLITE_OK && p->zErrMsg == NULL) rc = rlFailSqlite(p, rc);
+  return rc;
+}
+
+/* Writes n bytes at iOffset of chunk iSeq, the stream being nSize bytes
+** long before this part. */
 static int writeChunkPart(raftlite_snapshot *s, i64 iSeq, int iOffset,
-                          const void *pBuf, int n) {
+                          const void *pBuf, int n, i64 nSize) {
+  RlStore *p = s->pStore;
+  i64 iLastSeq = nSize > 0 ? (nSize - 1) / RL_CHUNK : -1;
   i64 iRowid;
   int rc = chunkRowid(s, iSeq, &iRowid);
   if (rc != SQLITE_OK) return rc;
   if (iRowid == 0) {
-    int bWhole = iOffset == 0 && n == RL_CHUNK;
-    sqlite3_stmt *pStmt = rlStmt(s->pStore, RL_STMT_CHUNK_INSERT);
-    if (pStmt == NULL) return s->pStore->rcStmt;
+    /* A new last chunk leaves the previous last one inside the stream:
+    ** it must be full (zeros up to its end). */
+    if (iSeq > iLastSeq && iLastSeq >= 0) {
+      i64 iLastRowid;
+      rc = chunkRowid(s, iLastSeq, &iLastRowid);
+      if (rc == SQLITE_OK && iLastRowid != 0) {
+        int nLen = 0;
+        rc = blobIo(s, iLastRowid, 0, NULL, 0, 0, &nLen);
+        if (rc == SQLITE_OK && nLen < RL_CHUNK) rc = growChunk(s, iLastRowid);
+      }
+      if (rc != SQLITE_OK) return rc;
+    }
+    /* The new chunk: exactly the bytes written when it becomes the last
+    ** one and the write starts it; a full zero chunk otherwise. */
+    int bExact = iSeq > iLastSeq && iOffset == 0;
+    sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_CHUNK_INSERT);
+    if (pStmt == NULL) return p->rcStmt;
     sqlite3_bind_int64(pStmt, 1, s->iRow);
     sqlite3_bind_int64(pStmt, 2, iSeq);
-    if (bWhole) {
+    if (bExact) {
       sqlite3_bind_blob(pStmt, 3, pBuf, n, SQLITE_STATIC);
     } else {
       sqlite3_bind_zeroblob(pStmt, 3, RL_CHUNK);
@@ -174,11 +230,16 @@ static int writeChunkPart(raftlite_snapshot *s, i64 iSeq, int iOffset,
     sqlite3_step(pStmt);
     rc = sqlite3_reset(pStmt);
     sqlite3_clear_bindings(pStmt); /* pBuf is the caller's */
-    if (rc != SQLITE_OK) return rlFailSqlite(s->pStore, rc);
-    if (bWhole) return SQLITE_OK;
-    iRowid = sqlite3_last_insert_rowid(s->pStore->db);
+    if (rc != SQLITE_OK) return rlFailSqlite(p, rc);
+    if (bExact) return SQLITE_OK;
+    iRowid = sqlite3_last_insert_rowid(p->db);
+  } else {
+    int nLen = 0;
+    rc = blobIo(s, iRowid, 0, NULL, 0, 0, &nLen);
+    if (rc == SQLITE_OK && iOffset + n > nLen) rc = growChunk(s, iRowid);
+    if (rc != SQLITE_OK) return rc;
   }
-  return blobIo(s, iRowid, 1, (void *)pBuf, n, iOffset);
+  return blobIo(s, iRowid, 1, (void *)pBuf, n, iOffset, NULL);
 }
 
 int raftlite_snapshot_write(raftlite_snapshot *s, const void *buf, size_t n) {
@@ -198,18 +259,19 @@ int raftlite_snapshot_write(raftlite_snapshot *s, const void *buf, size_t n) {
   rc = streamAlive(s); /* reclaimed by another handle's open? */
   const unsigned char *pIn = buf;
   i64 iPos = s->iPos;
+  i64 nSize = s->nSize;
   size_t nLeft = n;
   while (rc == SQLITE_OK && nLeft > 0) {
     i64 iSeq = iPos / RL_CHUNK;
     int iOffset = (int)(iPos % RL_CHUNK);
     int nPart = RL_CHUNK - iOffset;
     if ((size_t)nPart > nLeft) nPart = (int)nLeft;
-    rc = writeChunkPart(s, iSeq, iOffset, pIn, nPart);
+    rc = writeChunkPart(s, iSeq, iOffset, pIn, nPart, nSize);
     pIn += nPart;
     nLeft -= (size_t)nPart;
     iPos += nPart;
+    if (iPos > nSize) nSize = iPos;
   }
-  i64 nSize = iPos > s->nSize ? iPos : s->nSize;
   if (rc == SQLITE_OK && nSize != s->nSize) {
     sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_SNAPSHOT_SET_SIZE);
     if (pStmt == NULL) {
@@ -374,6 +436,16 @@ static int sealSnapshot(RlStore *p, i64 iRow, const raftlite_snapshot_meta *pMet
   ** leader sending its snapshot again). A refusal rolls all of it back. */
   rc = execOnRow(p, "DELETE FROM $S.raftlite_snapshot"
                     " WHERE id <> ?1 AND snapshot_id IS NOT NULL", iRow);
+  /* The last chunk is cut back to the stream's end: a snapshot costs its
+  ** size (the seal fixes the bytes, so now or never). */
+  if (rc == SQLITE_OK) {
+    rc = execOnRow(p, "UPDATE $S.raftlite_snapshot_chunk SET data = substr(data, 1,"
+                      " (SELECT size FROM $S.raftlite_snapshot WHERE id = ?1) - seq * 65536)"
+                      " WHERE snapshot = ?1 AND length(data) >"
+                      " (SELECT size FROM $S.raftlite_snapshot WHERE id = ?1) - seq * 65536"
+                      " AND seq * 65536 < (SELECT size FROM $S.raftlite_snapshot WHERE id = ?1)",
+                   iRow);
+  }
   if (rc == SQLITE_OK) {
     sqlite3_step(pStmt);
     rc = sqlite3_reset(pStmt);

@@ -229,6 +229,38 @@ static int callInstall(Ctx *c) {
   return raftlite_install_snapshot(c->store, &meta, s, &ch);
 }
 
+static int callApplyUpto(Ctx *c) {
+  raftlite_responses resp;
+  int rc = raftlite_apply_upto(c->store, 7, &resp);
+  if (rc == SQLITE_OK) raftlite_responses_free(&resp);
+  return rc;
+}
+
+static int callPurgeUpto(Ctx *c) { return raftlite_purge_upto(c->store, 4); }
+
+static int callBeginSnapshot(Ctx *c) {
+  raftlite_snapshot *s = NULL;
+  int rc = raftlite_begin_snapshot(c->store, &s);
+  raftlite_snapshot_close(s); /* the stream's bytes stay */
+  return rc;
+}
+
+/* The caller's bytes, over one chunk, become the current snapshot. */
+static int prepCommitSnapshot(Ctx *c) {
+  int rc = raftlite_begin_snapshot(c->store, &c->pStream);
+  if (rc == SQLITE_OK) rc = raftlite_snapshot_write(c->pStream, aBig, sizeof(aBig));
+  return rc;
+}
+
+static int callCommitSnapshot(Ctx *c) {
+  raftlite_snapshot_meta meta;
+  raftlite_snapshot *s = c->pStream;
+  c->pStream = NULL; /* commit's, whatever happens */
+  int rc = raftlite_commit_snapshot(c->store, s, &meta);
+  if (rc == SQLITE_OK) raftlite_snapshot_meta_free(&meta);
+  return rc;
+}
+
 /* Applied past the log's end (entries 9 and 10 are not in it): the next
 ** get_initial_state purges. */
 static int prepPastLog(Ctx *c) {
@@ -312,6 +344,10 @@ static const Op aOp[] = {
     {"snapshotWrite", 0, 0, prepBegin, callWrite},
     {"installSnapshot", 0, 1, prepInstall, callInstall},
     {"getInitialStatePurges", 0, 0, prepPastLog, callInitialState},
+    {"applyUpto", 0, 0, prepNone, callApplyUpto},
+    {"purgeUpto", 0, 0, prepNone, callPurgeUpto},
+    {"beginSnapshot", 0, 0, prepNone, callBeginSnapshot},
+    {"commitSnapshot", 0, 1, prepCommitSnapshot, callCommitSnapshot},
     {"sqlRaftAppend", 1, 0, prepNone, callSqlAppend},
     {"sqlRaftAppendJson", 1, 0, prepNone, callSqlAppendJson},
     {"sqlInsertRaftLog", 1, 0, prepNone, callSqlInsertLog},
@@ -647,6 +683,10 @@ FAULT_TEST(beginReceivingSnapshot)
 FAULT_TEST(snapshotWrite)
 FAULT_TEST(installSnapshot)
 FAULT_TEST(getInitialStatePurges)
+FAULT_TEST(applyUpto)
+FAULT_TEST(purgeUpto)
+FAULT_TEST(beginSnapshot)
+FAULT_TEST(commitSnapshot)
 FAULT_TEST(sqlRaftAppend)
 FAULT_TEST(sqlRaftAppendJson)
 FAULT_TEST(sqlInsertRaftLog)

@@ -1296,6 +1296,91 @@ static const char *verifyCurrentRead(Fixture *f, Outs *o) {
 static const Op opCurrentRead = {"currentSnapshotRead", 0, 0, 0, 0, tplBigSnapshot, callCurrentRead,
                                  emptyCurrentRead, verifyCurrentRead, 0};
 
+/* ---- apply_upto, purge_upto, begin/commit_snapshot ---- */
+
+static int callApplyUpto(Fixture *f, Outs *o) {
+  o->zStep = "apply_upto";
+  return raftlite_apply_upto(f->store, 4, &o->resp);
+}
+
+static const Op opApplyUpto = {"applyUpto", 0, 0, 1, 0, tplKvLog, callApplyUpto, emptyResponses,
+                               verifyApplyKv, 0};
+
+static int callPurgeUpto(Fixture *f, Outs *o) {
+  o->zStep = "purge_upto";
+  return raftlite_purge_upto(f->store, 2);
+}
+
+static const Op opPurgeUpto = {"purgeUpto", 0, 0, 0, 0, tplLog5Applied3, callPurgeUpto, emptyNone,
+                               verifyPurge, 0};
+
+/* The caller's bytes (over one chunk, in writes that end inside chunks)
+** become the current snapshot as of last_applied (5), replacing the one
+** at 4. */
+#define COMMIT_N 70000
+static int callCommitSnapshot(Fixture *f, Outs *o) {
+  o->zStep = "begin_snapshot";
+  o->pRecv = SENTINEL;
+  int rc = raftlite_begin_snapshot(f->store, &o->pRecv);
+  if (rc != SQLITE_OK) return rc;
+  static unsigned char aBytes[COMMIT_N];
+  for (size_t i = 0; i < COMMIT_N; i++) aBytes[i] = pattern(i);
+  for (size_t i = 0; i < COMMIT_N; i += 30000) {
+    o->zStep = "snapshot_write";
+    raftlite_snapshot_seek(o->pRecv, 0, SEEK_CUR, &o->iPosBefore);
+    rc = raftlite_snapshot_write(o->pRecv, aBytes + i, COMMIT_N - i < 30000 ? COMMIT_N - i : 30000);
+    raftlite_snapshot_seek(o->pRecv, 0, SEEK_CUR, &o->iPosAfter);
+    if (rc != SQLITE_OK) return rc;
+  }
+  o->zStep = "commit_snapshot";
+  raftlite_snapshot *w = o->pRecv;
+  o->pRecv = NULL; /* commit's, whatever happens */
+  return raftlite_commit_snapshot(f->store, w, &o->meta);
+}
+
+static const char *emptyCommit(const Outs *o) {
+  if (strcmp(o->zStep, "begin_snapshot") == 0) {
+    return o->pRecv == NULL ? NULL : "*ppData is not NULL";
+  }
+  if (strcmp(o->zStep, "snapshot_write") == 0) {
+    return o->iPosAfter == o->iPosBefore ? NULL : "a failed write moved the stream position";
+  }
+  if (!metaEmpty(&o->meta)) return o->meta.membership_json ? "*meta is not empty (membership_json set)"
+                                                           : "*meta is not zeroed";
+  return NULL;
+}
+
+static const char *verifyCommit(Fixture *f, Outs *o) {
+  if (o->meta.last_log_id.index != 5 || !o->meta.has_membership ||
+      o->meta.membership_log_id.index != 1 || strcmp(o->meta.membership_json, "[[1,2]]") != 0 ||
+      o->meta.snapshot_id[0] == 0) {
+    return "wrong meta";
+  }
+  raftlite_snapshot_meta meta;
+  raftlite_snapshot *r = NULL;
+  if (raftlite_get_current_snapshot(f->store, &meta, &r) != SQLITE_OK || r == NULL) {
+    return "no current snapshot";
+  }
+  int bSameId = strcmp(meta.snapshot_id, o->meta.snapshot_id) == 0;
+  raftlite_snapshot_meta_free(&meta);
+  int rc = readAll(r, o);
+  raftlite_snapshot_close(r);
+  if (!bSameId) return "the committed snapshot is not current";
+  if (rc != SQLITE_OK) return "reading the snapshot failed";
+  if (o->nRead != COMMIT_N) return WHY("the snapshot has %zu bytes", o->nRead);
+  for (size_t i = 0; i < o->nRead; i++) {
+    if (o->aRead[i] != pattern(i)) return WHY("byte %zu is wrong", i);
+  }
+  if (qInt(f, "SELECT sum(length(data)) FROM raftlite_snapshot_chunk") != COMMIT_N) {
+    return "the chunks do not hold exactly the snapshot's bytes";
+  }
+  if (qInt(f, "SELECT count(*) FROM raftlite_snapshot") != 1) return "not exactly one snapshot";
+  return NULL;
+}
+
+static const Op opCommitSnapshot = {"commitSnapshot", 0, 0, 1, 1, tplKvApplied, callCommitSnapshot,
+                                    emptyCommit, verifyCommit, 0};
+
 /* ---- the state machine declared in SQL ---- */
 
 static raftlite_entry aJsonBatch[3];
@@ -2311,6 +2396,9 @@ static void runOp(const Op *op, int bPersist, int bWarm) {
 #define op_extensionInit opExtensionInit
 #define op_openV2Relaxed opOpenV2
 #define op_streamSeekReadWrite opStreamSeek
+#define op_applyUpto opApplyUpto
+#define op_purgeUpto opPurgeUpto
+#define op_commitSnapshot opCommitSnapshot
 
 OOM_COLD(openFresh)
 OOM_COLD(openExisting)
@@ -2337,6 +2425,9 @@ OOM_COLD(register)
 OOM_COLD(extensionInit)
 OOM_COLD(openV2Relaxed)
 OOM_ALL(streamSeekReadWrite)
+OOM_ALL(applyUpto)
+OOM_ALL(purgeUpto)
+OOM_ALL(commitSnapshot)
 OOM_COLD(sqlInstall)
 OOM_ALL(sqlCheck)
 OOM_ALL(sqlAppendOne)

@@ -1077,4 +1077,111 @@ TEST(install, getLogIdAtTheSnapshotsIndex) {
   free(bytes);
 }
 
+/******************************************************************************
+ * A snapshot costs its size: chunks hold exactly the snapshot's bytes
+ *****************************************************************************/
+
+static long long chunkBytes(sqlite3 *db) {
+  return queryInt(db, "SELECT coalesce(sum(length(data)), 0) FROM raftlite_snapshot_chunk"
+                      " WHERE snapshot = (SELECT id FROM raftlite_snapshot WHERE is_current)");
+}
+
+/* Commits n pattern bytes written in pieces of nPiece; checks the bytes
+** read back and the bytes stored. */
+static void commitPattern(Fixture *f, size_t n, size_t nPiece) {
+  raftlite_snapshot *w = NULL;
+  ASSERT_OK(raftlite_begin_snapshot(F->store, &w));
+  if (n) ASSERT_OK(writePattern(w, 0, n, nPiece));
+  ASSERT_OK(raftlite_commit_snapshot(F->store, w, NULL));
+  ASSERT_INT(chunkBytes(F->db), n);
+  ASSERT_INT(queryInt(F->db, "SELECT size FROM raft_snapshot"), n);
+  raftlite_snapshot_meta meta;
+  raftlite_snapshot *r = NULL;
+  ASSERT_OK(raftlite_get_current_snapshot(F->store, &meta, &r));
+  raftlite_snapshot_meta_free(&meta);
+  ASSERT_INT(readPattern(r, 0, 10000), n);
+  raftlite_snapshot_close(r);
+  ASSERT_INT(queryInt(F->db, "SELECT raft_check() = 'ok'"), 1);
+}
+
+TEST(size, committedSnapshotsStoreTheirBytes) {
+  ASSERT_OK(appliedLog(F->store, 3));
+  commitPattern(f, 24, 24);               /* one short chunk */
+  commitPattern(f, 24, 5);                /* grown, then cut back */
+  commitPattern(f, 3 * CHUNK + 17, 7000); /* writes across boundaries */
+  commitPattern(f, 2 * CHUNK, CHUNK);     /* whole chunks */
+  commitPattern(f, CHUNK + 1, 100000);    /* one write over two chunks */
+  commitPattern(f, 1, 1);
+  /* The replaced snapshots are gone, their chunks with them. */
+  ASSERT_INT(queryInt(F->db, "SELECT count(*) FROM raftlite_snapshot_chunk"), 1);
+}
+
+/* build_snapshot (a callback writing line by line) and install store
+** exactly the bytes too. */
+TEST(size, builtAndInstalledSnapshotsStoreTheirBytes) {
+  Kv kv = {0};
+  useKv(F, &kv);
+  ASSERT_OK(appendApply(F->store, 1, 3));
+  raftlite_snapshot_meta meta;
+  raftlite_snapshot *s = NULL;
+  ASSERT_OK(raftlite_build_snapshot(F->store, &meta, &s));
+  raftlite_snapshot_close(s);
+  raftlite_snapshot_meta_free(&meta);
+  ASSERT_INT(chunkBytes(F->db), 15); /* "k1=1\nk2=2\nk3=3\n" */
+
+  char *bytes;
+  size_t n;
+  leaderSnapshot("leader-s.db", 2, 9, &meta, &bytes, &n);
+  ASSERT_OK(raftlite_begin_receiving_snapshot(F->store, &s));
+  ASSERT_OK(raftlite_snapshot_write(s, bytes, 3));
+  ASSERT_OK(raftlite_snapshot_write(s, bytes + 3, n - 3));
+  raftlite_sm_changes ch;
+  ASSERT_OK(raftlite_install_snapshot(F->store, &meta, s, &ch));
+  ASSERT_INT(chunkBytes(F->db), n);
+  raftlite_snapshot_meta_free(&meta);
+  free(bytes);
+}
+
+/* Seeks past the end and rewrites: the gaps read as zeros, the bytes
+** stored are the size, and bytes never written are still refused. */
+TEST(size, gapsAndRewrites) {
+  ASSERT_OK(appliedLog(F->store, 2));
+  raftlite_snapshot *w = NULL;
+  ASSERT_OK(raftlite_begin_snapshot(F->store, &w));
+  ASSERT_OK(raftlite_snapshot_write(w, "ab", 2));
+  ASSERT_OK(raftlite_snapshot_seek(w, 10, SEEK_SET, NULL));
+  ASSERT_OK(raftlite_snapshot_write(w, "cd", 2));          /* a gap in chunk 0 */
+  ASSERT_OK(raftlite_snapshot_seek(w, CHUNK + 3, SEEK_SET, NULL));
+  ASSERT_OK(raftlite_snapshot_write(w, "ef", 2));          /* chunk 0 padded */
+  ASSERT_OK(raftlite_snapshot_seek(w, 1, SEEK_SET, NULL));
+  ASSERT_OK(raftlite_snapshot_write(w, "X", 1));           /* a rewrite */
+  ASSERT_OK(raftlite_snapshot_seek(w, 0, SEEK_SET, NULL));
+  unsigned char buf[CHUNK + 8];
+  size_t got = 0;
+  ASSERT_OK(raftlite_snapshot_read(w, buf, sizeof(buf), &got));
+  ASSERT_INT(got, CHUNK + 5);
+  ASSERT(memcmp(buf, "aX", 2) == 0 && memcmp(buf + 10, "cd", 2) == 0);
+  ASSERT(buf[2] == 0 && buf[9] == 0 && buf[12] == 0 && buf[CHUNK + 2] == 0);
+  ASSERT(memcmp(buf + CHUNK + 3, "ef", 2) == 0);
+  ASSERT_OK(raftlite_commit_snapshot(F->store, w, NULL));
+  ASSERT_INT(chunkBytes(F->db), CHUNK + 5);
+  raftlite_snapshot_meta meta;
+  raftlite_snapshot *r = NULL;
+  ASSERT_OK(raftlite_get_current_snapshot(F->store, &meta, &r));
+  raftlite_snapshot_meta_free(&meta);
+  unsigned char again[CHUNK + 8];
+  ASSERT_OK(raftlite_snapshot_read(r, again, sizeof(again), &got));
+  ASSERT_INT(got, CHUNK + 5);
+  ASSERT(memcmp(again, buf, CHUNK + 5) == 0);
+  raftlite_snapshot_close(r);
+  /* A whole chunk never written is still a hole. */
+  ASSERT_OK(raftlite_begin_snapshot(F->store, &w));
+  ASSERT_OK(raftlite_snapshot_write(w, "ab", 2));
+  ASSERT_OK(raftlite_snapshot_seek(w, 2 * CHUNK, SEEK_SET, NULL));
+  ASSERT_OK(raftlite_snapshot_write(w, "cd", 2));
+  ASSERT_INT(raftlite_commit_snapshot(F->store, w, NULL), SQLITE_CONSTRAINT);
+  ASSERT_INT(raftlite_violation(F->store), RAFTLITE_SNAPSHOT_INVALID);
+  ASSERT_INT(chunkBytes(F->db), CHUNK + 5);
+}
+
 RUN_TESTS(setUp, tearDown)
