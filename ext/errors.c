@@ -254,6 +254,11 @@ static const struct RlMessage {
      "with no C snapshot callback: its snapshots are SQLite images of the "
      "declared tables that raftlite builds; use build_snapshot, or set a C "
      "state machine with a snapshot callback"},
+    [RL_MSG_MEMBERSHIP_TERM_UNKNOWN] = {RAFTLITE_INVALID_MEMBERSHIP, SQLITE_CONSTRAINT,
+     "the snapshot's membership at index %lld comes without its term, and "
+     "nothing of this store holds it (the snapshot's last log id is %s; not "
+     "the applied membership, the current snapshot's, or a log entry with "
+     "that membership): give membership_log_id.term"},
 };
 
 _Static_assert(sizeof(aMessage) / sizeof(aMessage[0]) == RL_MSG_COUNT,

@@ -571,8 +571,69 @@ int rlCommitSnapshot(RlStore *p, raftlite_snapshot *pData, raftlite_snapshot_met
   return rc;
 }
 
-int rlInstallSnapshot(RlStore *p, const raftlite_snapshot_meta *pMeta,
+/* The term of a membership known by its index alone (install's meta with
+** membership_term_unknown): from a committed source of this store, or the
+** log's entry holding that very membership; refused otherwise. */
+static int resolveMembershipTerm(RlStore *p, const RlState *pState,
+                                 const raftlite_snapshot_meta *pMeta, i64 *piTerm) {
+  i64 iIndex = (i64)pMeta->membership_log_id.index;
+  if (iIndex == (i64)pMeta->last_log_id.index) {
+    *piTerm = (i64)pMeta->last_log_id.term;
+    return SQLITE_OK;
+  }
+  if (pState->membership.has && pState->membership.index == iIndex) {
+    *piTerm = pState->membership.term;
+    return SQLITE_OK;
+  }
+  raftlite_snapshot_meta current;
+  i64 iRow = 0, nSize = 0;
+  int bFound = 0;
+  int rc = readMeta(p, 0, &current, &iRow, &nSize, &bFound);
+  if (rc != SQLITE_OK) return rc;
+  int bCurrent = bFound && current.has_membership &&
+                 (i64)current.membership_log_id.index == iIndex;
+  sqlite3_free(current.membership_json);
+  if (bCurrent) {
+    *piTerm = (i64)current.membership_log_id.term;
+    return SQLITE_OK;
+  }
+  /* A membership is a segment of its own; compared in canonical form. */
+  char *zSql = rlExpandSchema(
+      "SELECT term FROM $S.raftlite_segment WHERE first_index = ?1"
+      " AND kind = 'membership' AND ?1 > coalesce((SELECT purged_index"
+      "  FROM $S.raftlite_state), -1)"
+      " AND payloads = CASE WHEN json_valid(?2) THEN json(?2) ELSE ?2 END",
+      p->zSchema);
+  if (zSql == NULL) return SQLITE_NOMEM;
+  sqlite3_stmt *pStmt = NULL;
+  rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, NULL);
+  sqlite3_free(zSql);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(pStmt, 1, iIndex);
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_bind_text(pStmt, 2, pMeta->membership_json ? pMeta->membership_json : "", -1,
+                           SQLITE_STATIC);
+  }
+  int bLog = 0;
+  if (rc == SQLITE_OK && sqlite3_step(pStmt) == SQLITE_ROW) {
+    bLog = 1;
+    *piTerm = sqlite3_column_int64(pStmt, 0);
+  }
+  int rcFinal = sqlite3_finalize(pStmt);
+  if (rc == SQLITE_OK) rc = rcFinal;
+  if (rc != SQLITE_OK) return rlFailSqlite(p, rc);
+  if (bLog) return SQLITE_OK;
+  char zLast[RL_LOGID_BUF];
+  RlLogId last = {1, (i64)pMeta->last_log_id.term, (i64)pMeta->last_log_id.index};
+  return rlFail(p, RL_MSG_MEMBERSHIP_TERM_UNKNOWN, iIndex, rlLogIdText(&last, zLast));
+}
+
+int rlInstallSnapshot(RlStore *p, const raftlite_snapshot_meta *pMetaIn,
                       raftlite_snapshot *pData, raftlite_sm_changes *pOut) {
+  /* The meta as installed: a membership term resolved below. */
+  raftlite_snapshot_meta resolved = *pMetaIn;
+  const raftlite_snapshot_meta *pMeta = &resolved;
+  int bResolve = pMetaIn->has_membership && pMetaIn->membership_term_unknown;
+  if (bResolve) resolved.membership_log_id.term = 0;
   memset(pOut, 0, sizeof(*pOut));
   rlResetError(p);
   i64 iRow = pData ? pData->iRow : 0;
@@ -601,6 +662,11 @@ int rlInstallSnapshot(RlStore *p, const raftlite_snapshot_meta *pMeta,
   /* A stream reclaimed by another handle's open fails as its writes do. */
   if (rc == SQLITE_OK) rc = streamAlive(pData);
   if (rc == SQLITE_OK) rc = rlReadState(p, &state);
+  if (rc == SQLITE_OK && bResolve) {
+    i64 iTerm = 0;
+    rc = resolveMembershipTerm(p, &state, pMetaIn, &iTerm);
+    resolved.membership_log_id.term = (uint64_t)iTerm;
+  }
 
   RlLogId last = {1, (i64)pMeta->last_log_id.term, (i64)pMeta->last_log_id.index};
   char zA[RL_LOGID_BUF], zB[RL_LOGID_BUF];

@@ -195,13 +195,18 @@ typedef struct raftlite_responses {
 } raftlite_responses;
 
 /* A snapshot's meta. membership_json is owned by the struct: free it with
-** raftlite_snapshot_meta_free() when raftlite filled it in. */
+** raftlite_snapshot_meta_free() when raftlite filled it in.
+** membership_term_unknown (given to install only; 0 otherwise): the
+** membership is known by its index alone (canonical/raft's InstallSnapshot
+** carries no term for it), membership_log_id.term is ignored, and install
+** resolves it (see raftlite_install_snapshot()). */
 typedef struct raftlite_snapshot_meta {
   raftlite_log_id last_log_id;
   char snapshot_id[128]; /* NUL-terminated, unique within the store */
   int has_membership;
   raftlite_log_id membership_log_id;
   char *membership_json;
+  int membership_term_unknown;
 } raftlite_snapshot_meta;
 
 /* What install_snapshot changed. */
@@ -501,6 +506,17 @@ RAFTLITE_API int raftlite_begin_receiving_snapshot(raftlite *p, raftlite_snapsho
 ** holds exactly that id and loses all of them otherwise; last_purged =
 ** meta->last_log_id; the snapshot becomes the current one. *out says
 ** last_applied = meta->last_log_id, is_snapshot = 1.
+**
+** A membership known by its index alone (meta->membership_term_unknown
+** set) takes the term that carried it at that index, first found of: the
+** snapshot's own last log id (same index); the applied membership; the
+** current snapshot's membership; a log entry of this store at that index
+** holding that very membership (same canonical JSON). These are committed
+** entries, or the same configuration, so the term is the leader's.
+** Otherwise it is refused (INVALID_MEMBERSHIP, the message names the
+** index): the caller must give the term (canonical/raft's snapshot_put
+** holds the bytes in memory, so an adapter may install again with a term
+** of its choice, e.g. the snapshot's last term, at or above the real one).
 */
 RAFTLITE_API int raftlite_install_snapshot(raftlite *p, const raftlite_snapshot_meta *meta,
                                            raftlite_snapshot *data, raftlite_sm_changes *out);

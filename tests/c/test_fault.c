@@ -229,6 +229,23 @@ static int callInstall(Ctx *c) {
   return raftlite_install_snapshot(c->store, &meta, s, &ch);
 }
 
+/* install_snapshot, the membership known by its index alone: its term
+** resolved from the applied membership (entry 1, term 1). */
+static int callInstallIndexOnly(Ctx *c) {
+  raftlite_snapshot_meta meta;
+  memset(&meta, 0, sizeof(meta));
+  meta.last_log_id = (raftlite_log_id){2, 6};
+  strcpy(meta.snapshot_id, "leader-2-6");
+  meta.has_membership = 1;
+  meta.membership_log_id = (raftlite_log_id){0, 1};
+  meta.membership_json = "[[1,2,3]]";
+  meta.membership_term_unknown = 1;
+  raftlite_sm_changes ch;
+  raftlite_snapshot *s = c->pStream;
+  c->pStream = NULL; /* install's, whatever happens */
+  return raftlite_install_snapshot(c->store, &meta, s, &ch);
+}
+
 static int callApplyUpto(Ctx *c) {
   raftlite_responses resp;
   int rc = raftlite_apply_upto(c->store, 7, &resp);
@@ -344,6 +361,7 @@ static const Op aOp[] = {
     {"snapshotWrite", 0, 0, prepBegin, callWrite},
     {"installSnapshot", 0, 1, prepInstall, callInstall},
     {"getInitialStatePurges", 0, 0, prepPastLog, callInitialState},
+    {"installSnapshotIndexOnly", 0, 1, prepInstall, callInstallIndexOnly},
     {"applyUpto", 0, 0, prepNone, callApplyUpto},
     {"purgeUpto", 0, 0, prepNone, callPurgeUpto},
     {"beginSnapshot", 0, 0, prepNone, callBeginSnapshot},
@@ -683,6 +701,7 @@ FAULT_TEST(beginReceivingSnapshot)
 FAULT_TEST(snapshotWrite)
 FAULT_TEST(installSnapshot)
 FAULT_TEST(getInitialStatePurges)
+FAULT_TEST(installSnapshotIndexOnly)
 FAULT_TEST(applyUpto)
 FAULT_TEST(purgeUpto)
 FAULT_TEST(beginSnapshot)

@@ -1236,6 +1236,28 @@ static const char *verifyReceiveKv(Fixture *f, Outs *o) {
 static const Op opReceiveKv = {"receiveInstall", 0, 0, 1, 1, tplFollower, callReceiveKv, emptyReceive,
                                verifyReceiveKv, 0};
 
+/* The same, the membership known by its index alone (canonical/raft):
+** its term resolved from the applied membership. */
+static int callReceiveIndexOnly(Fixture *f, Outs *o) {
+  raftlite_snapshot_meta meta = followerMeta();
+  meta.membership_log_id.term = 77; /* ignored */
+  meta.membership_term_unknown = 1;
+  static const char zBytes[] = "a=1\nb=2\nc=3\n";
+  return receiveAndInstall(f, o, zBytes, strlen(zBytes), 8, &meta);
+}
+
+static const char *verifyReceiveIndexOnly(Fixture *f, Outs *o) {
+  const char *zWhy = verifyReceiveKv(f, o);
+  if (zWhy) return zWhy;
+  if (qInt(f, "SELECT membership_term FROM raftlite_snapshot WHERE is_current") != 1) {
+    return "the membership's term was not resolved to 1";
+  }
+  return NULL;
+}
+
+static const Op opReceiveIndexOnly = {"receiveInstallIndexOnly", 0, 0, 1, 1, tplFollower,
+                                      callReceiveIndexOnly, emptyReceive, verifyReceiveIndexOnly, 0};
+
 /* get_current_snapshot + one read across a chunk boundary. */
 static void tplBigSnapshot(Fixture *f) {
   raftlite_state_machine sm = {NULL, NULL, patternSnapshot, NULL};
@@ -2399,6 +2421,7 @@ static void runOp(const Op *op, int bPersist, int bWarm) {
 #define op_applyUpto opApplyUpto
 #define op_purgeUpto opPurgeUpto
 #define op_commitSnapshot opCommitSnapshot
+#define op_receiveInstallIndexOnly opReceiveIndexOnly
 
 OOM_COLD(openFresh)
 OOM_COLD(openExisting)
@@ -2428,6 +2451,7 @@ OOM_ALL(streamSeekReadWrite)
 OOM_ALL(applyUpto)
 OOM_ALL(purgeUpto)
 OOM_ALL(commitSnapshot)
+OOM_ALL(receiveInstallIndexOnly)
 OOM_COLD(sqlInstall)
 OOM_ALL(sqlCheck)
 OOM_ALL(sqlAppendOne)

@@ -1184,4 +1184,100 @@ TEST(size, gapsAndRewrites) {
   ASSERT_INT(chunkBytes(F->db), CHUNK + 5);
 }
 
+/******************************************************************************
+ * A snapshot's membership known by its index alone (canonical/raft)
+ *****************************************************************************/
+
+/* Installs an empty snapshot up to last with a membership at index
+** iMembership whose term is unknown; returns install's code. */
+static int installIndexOnly(Fixture *f, raftlite_log_id last, uint64_t iMembership,
+                            const char *zJson, const char *zId) {
+  raftlite_snapshot_meta meta;
+  memset(&meta, 0, sizeof(meta));
+  meta.last_log_id = last;
+  snprintf(meta.snapshot_id, sizeof(meta.snapshot_id), "%s", zId);
+  meta.has_membership = 1;
+  meta.membership_log_id = (raftlite_log_id){999, iMembership}; /* ignored */
+  meta.membership_json = (char *)zJson;
+  meta.membership_term_unknown = 1;
+  raftlite_snapshot *s = NULL;
+  int rc = raftlite_begin_receiving_snapshot(F->store, &s);
+  raftlite_sm_changes ch;
+  if (rc == SQLITE_OK) rc = raftlite_install_snapshot(F->store, &meta, s, &ch);
+  return rc;
+}
+
+static long long currentMembershipTerm(Fixture *f) {
+  return queryInt(F->db, "SELECT membership_term FROM raftlite_snapshot WHERE is_current");
+}
+
+TEST(membershipByIndex, fromTheSnapshotsLastLogId) {
+  ASSERT_OK(installIndexOnly(f, (raftlite_log_id){5, 30}, 30, "[[1,2]]", "a"));
+  ASSERT_INT(currentMembershipTerm(f), 5);
+  ASSERT_INT(queryInt(F->db, "SELECT membership_term FROM raftlite_state"), 5);
+  ASSERT_INT(queryInt(F->db, "SELECT membership_index FROM raftlite_state"), 30);
+}
+
+/* From a log entry holding that very membership (not yet applied). */
+TEST(membershipByIndex, fromTheLog) {
+  raftlite_entry a[2] = {entry(3, 1, RAFTLITE_MEMBERSHIP, "[[1, 2]]"), entry(3, 2, RAFTLITE_BLANK, NULL)};
+  ASSERT_OK(raftlite_append_to_log(F->store, a, 2));
+  ASSERT_OK(installIndexOnly(f, (raftlite_log_id){4, 10}, 1, "[[1,2]]", "a"));
+  ASSERT_INT(currentMembershipTerm(f), 3);
+  raftlite_applied_state as;
+  ASSERT_OK(raftlite_last_applied_state(F->store, &as));
+  ASSERT_INT(as.membership_log_id.term, 3);
+  ASSERT_INT(as.membership_log_id.index, 1);
+  ASSERT_STR(as.membership_json, "[[1,2]]");
+  raftlite_applied_state_free(&as);
+}
+
+/* From the applied membership (its entry purged), then from the current
+** snapshot (the applied membership moved on). */
+TEST(membershipByIndex, fromTheAppliedMembershipAndTheCurrentSnapshot) {
+  raftlite_entry a[2] = {entry(2, 1, RAFTLITE_MEMBERSHIP, "[[1,2]]"), entry(2, 2, RAFTLITE_BLANK, NULL)};
+  ASSERT_OK(raftlite_append_to_log(F->store, a, 2));
+  ASSERT_OK(raftlite_apply_upto(F->store, 2, NULL));
+  ASSERT_OK(raftlite_purge_upto(F->store, 2));
+  ASSERT_OK(installIndexOnly(f, (raftlite_log_id){2, 10}, 1, "[[1,2]]", "a"));
+  ASSERT_INT(currentMembershipTerm(f), 2);
+  raftlite_entry m = entry(3, 11, RAFTLITE_MEMBERSHIP, "[[1,2,3]]");
+  ASSERT_OK(raftlite_append_to_log(F->store, &m, 1));
+  ASSERT_OK(raftlite_apply_upto(F->store, 11, NULL));
+  ASSERT_INT(queryInt(F->db, "SELECT membership_index FROM raftlite_state"), 11);
+  ASSERT_OK(installIndexOnly(f, (raftlite_log_id){3, 20}, 1, "[[1,2]]", "b"));
+  ASSERT_INT(currentMembershipTerm(f), 2);
+  ASSERT_INT(queryInt(F->db, "SELECT membership_index FROM raftlite_state"), 1);
+}
+
+/* Nothing holds it, or the log holds another membership there: refused,
+** the store as before the stream began (its bytes dropped). */
+TEST(membershipByIndex, unknownIsRefused) {
+  char *zBefore = dumpStore(F->db);
+  ASSERT_INT(installIndexOnly(f, (raftlite_log_id){5, 30}, 7, "[[1,2]]", "a"), SQLITE_CONSTRAINT);
+  ASSERT_INT(raftlite_violation(F->store), RAFTLITE_INVALID_MEMBERSHIP);
+  ASSERT(strstr(raftlite_errmsg(F->store), "index 7") != NULL);
+  ASSERT(strstr(raftlite_errmsg(F->store), "membership_log_id.term") != NULL);
+  char *zAfter = dumpStore(F->db);
+  ASSERT_STR(zAfter, zBefore);
+  sqlite3_free(zBefore);
+  sqlite3_free(zAfter);
+
+  raftlite_entry a[2] = {entry(3, 6, RAFTLITE_BLANK, NULL), entry(3, 7, RAFTLITE_MEMBERSHIP, "[[1]]")};
+  ASSERT_OK(raftlite_append_to_log(F->store, a, 2));
+  zBefore = dumpStore(F->db);
+  EXEC("BEGIN");
+  ASSERT_INT(installIndexOnly(f, (raftlite_log_id){5, 30}, 7, "[[1,2]]", "a"), SQLITE_CONSTRAINT);
+  ASSERT_INT(raftlite_violation(F->store), RAFTLITE_INVALID_MEMBERSHIP);
+  ASSERT_INT(sqlite3_get_autocommit(F->db), 0);
+  EXEC("COMMIT");
+  zAfter = dumpStore(F->db);
+  ASSERT_STR(zAfter, zBefore);
+  sqlite3_free(zBefore);
+  sqlite3_free(zAfter);
+  /* The same membership at that index resolves. */
+  ASSERT_OK(installIndexOnly(f, (raftlite_log_id){5, 30}, 7, "[[1]]", "a"));
+  ASSERT_INT(currentMembershipTerm(f), 3);
+}
+
 RUN_TESTS(setUp, tearDown)
