@@ -351,6 +351,8 @@ typedef struct RlLogReader {
   const unsigned char *aEnds;
   i64 nEnds;
   i64 iNext;              /* next index of the segment to return */
+  i64 iKnownPos, iKnownEnd; /* one end offset already parsed: a walk in
+                            ** order needs each offset once, not twice */
 } RlLogReader;
 /* Binds and starts pStmt (already reset) over [iLo, iHi]. */
 void rlLogOpen(RlLogReader *r, sqlite3_stmt *pStmt, i64 iLo, i64 iHi, int bDesc);
