@@ -245,6 +245,12 @@ struct RlStore {
   i64 nRunEnds, nRunEndsAlloc;
 };
 
+/* vtab_log.c: the store of the connected raft_log table of zSchema, lent
+** to one SQL function call at a time (statements kept between calls), or
+** NULL when there is none free; give it back with rlReturnStore(). */
+RlStore *rlLendStore(sqlite3 *db, const char *zSchema);
+void rlReturnStore(RlStore *p);
+
 /* Sets up *p for schema zSchema (copied). bPersistent: prepare with
 ** SQLITE_PREPARE_PERSISTENT and keep statements until rlStoreClear(). */
 int rlStoreInit(RlStore *p, sqlite3 *db, const char *zSchema, int bPersistent);
