@@ -246,6 +246,11 @@ struct RlStore {
   i64 nRunEnds, nRunEndsAlloc;
 };
 
+/* The checks every writing call makes first (rlBegin): triggers and CHECK
+** constraints on, and settings under which a commit is durable. SQLITE_OK,
+** or the refusal recorded on p. */
+int rlCheckWritable(RlStore *p);
+
 /* vtab_log.c: the store of the connected raft_log table of zSchema, lent
 ** to one SQL function call at a time (statements kept between calls), or
 ** NULL when there is none free; give it back with rlReturnStore(). */

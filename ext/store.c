@@ -335,6 +335,17 @@ static int checkConstraintsOn(RlStore *p) {
   return bIgnored ? rlFail(p, RL_MSG_CHECKS_OFF) : SQLITE_OK;
 }
 
+int rlCheckWritable(RlStore *p) {
+  /* The rules live in triggers and CHECKs: refuse to write where they are
+  ** off. */
+  int bTriggers = 1;
+  sqlite3_db_config(p->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, -1, &bTriggers);
+  if (!bTriggers) return rlFail(p, RL_MSG_TRIGGERS_OFF);
+  int rc = checkConstraintsOn(p);
+  if (rc == SQLITE_OK) rc = checkDurable(p);
+  return rc;
+}
+
 /* Whether a statement of the connection is part-way through a write
 ** (INSERT ... SELECT raft_append(...)): a transaction begun inside it
 ** would swallow the statement's own autocommit. */
@@ -358,13 +369,7 @@ int rlBegin(RlStore *p) {
     return SQLITE_OK;
   }
   if (p->bBroken) return rlFail(p, RL_MSG_BROKEN);
-  /* The rules live in triggers and CHECKs: refuse to write where they are
-  ** off. */
-  int bTriggers = 1;
-  sqlite3_db_config(p->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, -1, &bTriggers);
-  if (!bTriggers) return rlFail(p, RL_MSG_TRIGGERS_OFF);
-  int rc = checkConstraintsOn(p);
-  if (rc == SQLITE_OK) rc = checkDurable(p);
+  int rc = rlCheckWritable(p);
   if (rc != SQLITE_OK || p->bInWritingStatement) return rc;
   /* rlEnd's statements are prepared before the transaction opens: a
   ** failure must never find itself unable to roll back (out of memory,
