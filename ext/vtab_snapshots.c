@@ -9,7 +9,7 @@
 **
 **     CREATE TABLE x(id INTEGER, snapshot_id TEXT, state TEXT,
 **                    last_log_term INTEGER, last_log_index INTEGER,
-**                    size INTEGER, chunks INTEGER, stored_bytes INTEGER,
+**                    size INTEGER, chunks INTEGER, chunk_bytes INTEGER,
 **                    schema HIDDEN)
 **
 ** One row per row of raftlite_snapshot, in id order. id is the stream's id
@@ -18,8 +18,8 @@
 ** with its meta that is not current) or 'receiving' (a stream not yet
 ** installed: no snapshot_id, no meta). size is the snapshot's size, or
 ** for a receiving stream the end of what was written so far; chunks and
-** stored_bytes are what the chunk table holds for it (a stream written
-** with holes stores less than its size).
+** chunk_bytes are what the chunk table holds for it: whole 64 KiB chunks
+** (the last one too), fewer for a stream written with holes.
 **
 ** HOW IT WORKS. One query; the chunks are counted through their
 ** (snapshot, seq) index and their bytes summed with length(data), which
@@ -30,7 +30,7 @@
 static const RlOpView snapshotsView = {
     "raft_snapshots",
     "id INTEGER, snapshot_id TEXT, state TEXT, last_log_term INTEGER,"
-    " last_log_index INTEGER, size INTEGER, chunks INTEGER, stored_bytes INTEGER",
+    " last_log_index INTEGER, size INTEGER, chunks INTEGER, chunk_bytes INTEGER",
     8,
     {"SELECT s.id, s.snapshot_id,"
      " CASE WHEN s.is_current = 1 THEN 'current'"
