@@ -199,6 +199,7 @@ typedef enum RlStmtId {
   RL_STMT_READ_ENTRY,
   RL_STMT_READ_ABOVE,
   RL_STMT_READ_SEGMENTS,
+  RL_STMT_JSON_ENTRIES,
   RL_STMT_INSERT_SEGMENT,
   RL_STMT_SET_PURGED,
   RL_STMT_TRUNCATE,
@@ -244,6 +245,12 @@ struct RlStore {
   unsigned char *aRunEnds;            /* ... and its end offsets */
   i64 nRunEnds, nRunEndsAlloc;
 };
+
+/* vtab_log.c: the store of the connected raft_log table of zSchema, lent
+** to one SQL function call at a time (statements kept between calls), or
+** NULL when there is none free; give it back with rlReturnStore(). */
+RlStore *rlLendStore(sqlite3 *db, const char *zSchema);
+void rlReturnStore(RlStore *p);
 
 /* Sets up *p for schema zSchema (copied). bPersistent: prepare with
 ** SQLITE_PREPARE_PERSISTENT and keep statements until rlStoreClear(). */
@@ -351,6 +358,8 @@ typedef struct RlLogReader {
   const unsigned char *aEnds;
   i64 nEnds;
   i64 iNext;              /* next index of the segment to return */
+  i64 iKnownPos, iKnownEnd; /* one end offset already parsed: a walk in
+                            ** order needs each offset once, not twice */
 } RlLogReader;
 /* Binds and starts pStmt (already reset) over [iLo, iHi]. */
 void rlLogOpen(RlLogReader *r, sqlite3_stmt *pStmt, i64 iLo, i64 iHi, int bDesc);
