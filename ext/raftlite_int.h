@@ -454,6 +454,13 @@ int rlRegisterVtabLog(sqlite3 *db);
 int rlRegisterVtabHardState(sqlite3 *db);
 int rlRegisterVtabState(sqlite3 *db);
 int rlRegisterVtabSnapshot(sqlite3 *db);
+/* The operator's views (vtab_operator.h): eponymous, read-only. */
+int rlRegisterVtabLogSummary(sqlite3 *db);
+int rlRegisterVtabTerms(sqlite3 *db);
+int rlRegisterVtabMemberships(sqlite3 *db);
+int rlRegisterVtabUnapplied(sqlite3 *db);
+int rlRegisterVtabSnapshots(sqlite3 *db);
+int rlRegisterVtabSettings(sqlite3 *db);
 
 /* func_common.c: shared by the SQL functions. */
 
