@@ -81,36 +81,8 @@ static int checkWritable(SettingsCursor *pCur) {
                        sqlite3_mprintf("the database of schema \"%s\" is open read-only",
                                        p->zSchema));
   }
-  int bTriggers = 1;
-  sqlite3_db_config(p->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, -1, &bTriggers);
-  if (!bTriggers) return rlFail(p, RL_MSG_TRIGGERS_OFF);
-  sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_IGNORE_CHECKS);
-  if (pStmt == NULL) return p->rcStmt;
-  int bIgnored = sqlite3_step(pStmt) == SQLITE_ROW && sqlite3_column_int(pStmt, 0);
-  int rc = sqlite3_reset(pStmt);
-  if (rc != SQLITE_OK) return rlFailSqlite(p, rc);
-  if (bIgnored) return rlFail(p, RL_MSG_CHECKS_OFF);
-  /* store.c checkDurable(), on the values read above. */
-  const char *zFile = sqlite3_db_filename(p->db, p->zSchema);
-  int bTemp = sqlite3_stricmp(p->zSchema, "temp") == 0;
-  char zMode[16];
-  for (int i = 0; i < 16; i++) {
-    char c = pCur->zJournal[i];
-    zMode[i] = (c >= 'a' && c <= 'z') ? c - 'a' + 'A' : c;
-  }
-  if (strcmp(zMode, "OFF") == 0) return rlFail(p, RL_MSG_NOT_ATOMIC_JOURNAL, p->zSchema);
-  if (bTemp || zFile == NULL || zFile[0] == 0) return SQLITE_OK;
-  if (strcmp(zMode, "MEMORY") == 0) {
-    return rlFail(p, RL_MSG_NOT_DURABLE_JOURNAL, p->zSchema, zMode);
-  }
-  if (pCur->iSync < 2) {
-    return rlFail(p, RL_MSG_NOT_DURABLE_SYNC, p->zSchema,
-                  pCur->iSync == 1 ? "NORMAL (1)" : "OFF (0)");
-  }
-  if (pCur->iSync == 2 && strcmp(zMode, "DELETE") == 0) {
-    return rlFail(p, RL_MSG_NOT_DURABLE_DELETE, p->zSchema);
-  }
-  return SQLITE_OK;
+  /* The very checks a writing call makes (store.c). */
+  return rlCheckWritable(p);
 }
 
 static void settingsEnd(RlOpCursor *cur) {
