@@ -19,6 +19,8 @@
 ** An RlStore is driven directly (the static library links the internals),
 ** so that its statement table can be read.
 */
+#include <pthread.h>
+
 #include "fixture.h"
 #include "raftlite_int.h"
 
@@ -389,6 +391,70 @@ TEST(steps, sqlFunctionsKeepTheirStatements) {
   sqlite3_finalize(pAppend);
   sqlite3_finalize(pApply);
   ASSERT_INT(queryInt(F->db, "SELECT count(*) FROM raft_log"), iNext);
+}
+
+/* Connections on several threads at once, each calling the SQL functions
+** on its own file: the list of connected raft_log tables the functions
+** borrow from is shared by every connection. Every call succeeds, every
+** connection closes (no statement left behind), and the sanitizer run
+** watches the list. */
+typedef struct ThreadRun {
+  int iThread;
+  int nOk;
+  char zErr[200];
+} ThreadRun;
+
+static void *callFunctionsOnOwnFile(void *pArg) {
+  ThreadRun *r = pArg;
+  char zPath[64];
+  snprintf(zPath, sizeof(zPath), "threads-%d.db", r->iThread);
+  remove(zPath);
+  char zWal[80];
+  snprintf(zWal, sizeof(zWal), "%s-wal", zPath);
+  remove(zWal);
+  sqlite3 *db = NULL;
+  raftlite *pStore = NULL;
+  sqlite3_stmt *pAppend = NULL, *pApply = NULL;
+  if (sqlite3_open(zPath, &db) != SQLITE_OK ||
+      sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL", NULL, NULL, NULL) ||
+      raftlite_open(db, "main", &pStore) != SQLITE_OK ||
+      sqlite3_prepare_v2(db, "SELECT raft_append(?1, 1, 'normal', x'00ff')", -1, &pAppend, NULL) ||
+      sqlite3_prepare_v2(db, "SELECT raft_apply(?1)", -1, &pApply, NULL)) {
+    snprintf(r->zErr, sizeof(r->zErr), "setup: %s", sqlite3_errmsg(db));
+  }
+  for (i64 i = 1; r->zErr[0] == 0 && i <= 200; i++) {
+    sqlite3_bind_int64(pAppend, 1, i);
+    sqlite3_bind_int64(pApply, 1, i);
+    if (sqlite3_step(pAppend) != SQLITE_ROW || sqlite3_reset(pAppend) != SQLITE_OK ||
+        sqlite3_step(pApply) != SQLITE_ROW || sqlite3_reset(pApply) != SQLITE_OK) {
+      snprintf(r->zErr, sizeof(r->zErr), "call %lld: %s", (long long)i, sqlite3_errmsg(db));
+    } else {
+      r->nOk++;
+    }
+  }
+  sqlite3_finalize(pAppend);
+  sqlite3_finalize(pApply);
+  raftlite_close(pStore);
+  if (sqlite3_close(db) != SQLITE_OK && r->zErr[0] == 0) {
+    snprintf(r->zErr, sizeof(r->zErr), "close: %s", sqlite3_errmsg(db));
+  }
+  return NULL;
+}
+
+TEST(steps, sqlFunctionsOnManyThreads) {
+  enum { THREADS = 4 };
+  pthread_t aThread[THREADS];
+  ThreadRun aRun[THREADS];
+  memset(aRun, 0, sizeof(aRun));
+  for (int i = 0; i < THREADS; i++) {
+    aRun[i].iThread = i;
+    if (pthread_create(&aThread[i], NULL, callFunctionsOnOwnFile, &aRun[i]) != 0) FAIL("thread");
+  }
+  for (int i = 0; i < THREADS; i++) pthread_join(aThread[i], NULL);
+  for (int i = 0; i < THREADS; i++) {
+    if (aRun[i].zErr[0]) FAIL("thread %d: %s", i, aRun[i].zErr);
+    ASSERT_INT(aRun[i].nOk, 200);
+  }
 }
 
 RUN_TESTS(setUp, tearDown)
