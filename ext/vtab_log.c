@@ -550,8 +550,10 @@ static int logUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
     return SQLITE_CONSTRAINT;
   }
   if (p->bLent) {
-    /* A raftlite function's own statement writing raft_log (a declared
-    ** state machine's, say): the store is the function's, mid-call. */
+    /* The store is a SQL function's, mid-call. No path leads here today
+    ** (raft_log is DIRECTONLY, so no trigger writes it, and a declared
+    ** apply statement may write only its own tables): kept so that one
+    ** added later fails cleanly instead of sharing the store. */
     p->base.zErrMsg = sqlite3_mprintf(
         "raft_log: cannot be written from inside a raftlite function call");
     return SQLITE_MISUSE;
