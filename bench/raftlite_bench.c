@@ -35,6 +35,8 @@
 **   growth   the append rate on a 2,000,000-entry log against an empty one;
 **   apply    apply throughput with a state machine declared in SQL
 **            (raft_state_machine), through the C API and raft_apply().
+**   settings the settings check each writing call makes (three PRAGMA
+**            statements) against a one-entry durable append.
 **
 ** The program uses raftlite's public C API and SQL only, so it measures
 ** any log layout behind them. It writes its databases in --dir (default:
@@ -1236,6 +1238,79 @@ static void partGrowth(const char *zRaft, const char *zPlain) {
 }
 
 /* ==================================================================== */
+/* Part 6: the cost of the settings check                                */
+/* ==================================================================== */
+
+/*
+** Every raftlite call that writes first checks that the connection's
+** settings keep it durable (journal_mode, synchronous,
+** ignore_check_constraints). SQLite re-prepares a PRAGMA statement after
+** each run, and no other interface reads these settings, so the check is
+** three small prepares per call. This part runs the same three PRAGMA
+** statements, kept prepared as raftlite keeps them, interleaved with
+** one-entry durable appends through the C API on a file of the same
+** settings, and reports the check's time as a share of an append's.
+*/
+static void settingsOpen(Store *p) {
+  p->db = openSqlite(p->zPath, 1);
+  p->pAppend = prepareOrDie(p->db, "PRAGMA ignore_check_constraints");
+  p->pBegin = prepareOrDie(p->db, "PRAGMA main.journal_mode");
+  p->pCommit = prepareOrDie(p->db, "PRAGMA main.synchronous");
+}
+
+static void settingsRun(Store *p, int n) {
+  for (int j = 0; j < n; j++) {
+    sqlite3_stmt *a[3] = {p->pAppend, p->pBegin, p->pCommit};
+    for (int k = 0; k < 3; k++) {
+      if (sqlite3_step(a[k]) != SQLITE_ROW) fatal("settings: %s", sqlite3_errmsg(p->db));
+      sqlite3_reset(a[k]);
+    }
+  }
+}
+
+static void settingsVerify(Store *p) { (void)p; }
+
+static void settingsClose(Store *p) {
+  sqlite3_finalize(p->pAppend);
+  sqlite3_finalize(p->pBegin);
+  sqlite3_finalize(p->pCommit);
+  sqlite3_close(p->db);
+}
+
+static double gSettingsShare = NAN;
+
+static void partSettings(void) {
+  static const StoreKind settingsKind = {"settings_check", "settings check", 1, settingsOpen,
+                                         settingsRun,      settingsVerify,   settingsClose};
+  const StoreKind *apKind[2] = {&aKind[0], &settingsKind};
+  const char *azName[2] = {"capi", "settings_check"};
+  const char *azLabel[2] = {"C API append", "settings check"};
+  printf("\n6. The settings check each writing call makes, against a one-entry durable append\n"
+         "   (256 B, C API), calls/s: median of %d rounds; in parentheses the ratio to the append\n",
+         g.nRound);
+  reportHeader(azLabel, 2);
+  Store aStore[2];
+  double *aRate = calloc((size_t)(2 * g.nRound), sizeof(double));
+  for (int s = 0; s < 2; s++) {
+    storeInit(&aStore[s], apKind[s], "s", 256, 1);
+    aStore[s].pKind->xAppend(&aStore[s], 1);
+  }
+  for (int r = 0; r < g.nRound; r++) {
+    for (int k = 0; k < 2; k++) {
+      int s = (k + r) % 2;
+      aRate[s * g.nRound + r] = storeSlice(&aStore[s]);
+    }
+  }
+  for (int s = 0; s < 2; s++) storeFinish(&aStore[s]);
+  double aRatio[2];
+  reportRow("settings", "256B x 1", azName, 2, aRate, 0, "calls/s", aRatio);
+  /* The check's time per call over the append's: the inverse ratio. */
+  gSettingsShare = 1.0 / aRatio[1];
+  printf("   the check costs %.2f%% of a one-entry durable append\n", 100.0 * gSettingsShare);
+  free(aRate);
+}
+
+/* ==================================================================== */
 /* Part 5: apply throughput                                              */
 /* ==================================================================== */
 
@@ -1457,7 +1532,7 @@ static void usage(FILE *pOut, int rc) {
           "  --no-compare        raftlite's own paths only (no plain table, file, RocksDB, LMDB)\n"
           "  --rounds N          rounds per part (default 15; --quick 3)\n"
           "  --slice S           seconds per store per round (default 0.2; --quick 0.05)\n"
-          "  --only PARTS        comma-separated: append,read,purge,growth,apply\n"
+          "  --only PARTS        comma-separated: append,read,purge,growth,apply,settings\n"
           "  --log N             entries of the log read and purged (default 1000000; --quick 20000);\n"
           "                      the long log of the growth part has 2N\n"
           "  --dir DIR           where the databases go (default .); removed at the end\n"
@@ -1590,6 +1665,11 @@ int main(int argc, char **argv) {
     partApply();
     partTook(t0);
   }
+  if (partWanted("settings")) {
+    double t0 = now();
+    partSettings();
+    partTook(t0);
+  }
 
   /* The targets of issue 8, as measured in this run. */
   if (!g.bNoCompare) {
@@ -1612,6 +1692,10 @@ int main(int argc, char **argv) {
     if (bPurge) {
       printf("   no append waits on a purge for more than one commit: %d  %s\n", gMaxWaited,
              gMaxWaited <= 1 ? "met" : "NOT met");
+    }
+    if (!isnan(gSettingsShare)) {
+      printf("   the settings check < 2%% of a one-entry durable append: %.2f%%  %s\n",
+             100.0 * gSettingsShare, gSettingsShare < 0.02 ? "met" : "NOT met");
     }
   }
   printf("\n(%.0f s%s%s)\n", now() - tStart, g.pCsv ? "; CSV: " : "", g.pCsv ? g.zCsv : "");

@@ -42,46 +42,94 @@ static int argsNext(RlEntrySource *pSrc, raftlite_entry *pOut, int *pEof) {
   return SQLITE_OK;
 }
 
-/* The entries of a JSON array, decoded by SQLite's json_each(). */
+/* The entries of a JSON array, decoded by SQLite's json_each() in one
+** pass: a row per key of each element (RL_STMT_JSON_ENTRIES), so each
+** element is parsed once. The fields of an element are copied before the
+** statement steps past it (to see where the element ends). */
 typedef struct JsonSource {
   RlEntrySource base;
   RlStore *pStore;
   sqlite3_stmt *pStmt;
+  int bOnRow;                 /* pStmt is on the next element's first row */
+  int bDone;                  /* pStmt reached its end */
+  sqlite3_value *apField[4];  /* idx, term, kind, payload of the element */
+  sqlite3_value *pNull;       /* a NULL for a field the element lacks */
 } JsonSource;
 
-#define JSON_ENTRIES_SQL                                                      \
-  "SELECT e.key, e.type,"                                                     \
-  " json_extract(e.value, '$.idx'), json_extract(e.value, '$.term'),"         \
-  " json_extract(e.value, '$.kind'), json_extract(e.value, '$.payload'),"     \
-  " (SELECT group_concat(key, ', ') FROM json_each(e.value)"                  \
-  "  WHERE key NOT IN ('idx', 'term', 'kind', 'payload'))"                    \
-  " FROM json_each(CASE WHEN NOT json_valid(?1) THEN 'not RFC 8259 JSON'"    \
-  "                     WHEN json_type(?1) = 'array' THEN ?1"               \
-  "                     ELSE json_array(json(?1)) END) AS e"
+static const char *const azJsonField[4] = {"idx", "term", "kind", "payload"};
+
+static void jsonClearFields(JsonSource *p) {
+  for (int k = 0; k < 4; k++) {
+    if (p->apField[k] != p->pNull) sqlite3_value_free(p->apField[k]);
+    p->apField[k] = NULL;
+  }
+}
+
+static int jsonStep(JsonSource *p) {
+  int rc = sqlite3_step(p->pStmt);
+  p->bOnRow = rc == SQLITE_ROW;
+  p->bDone = rc == SQLITE_DONE;
+  if (rc == SQLITE_ROW || rc == SQLITE_DONE) return SQLITE_OK;
+  return rlFailSqlite(p->pStore, sqlite3_reset(p->pStmt));
+}
 
 static int jsonNext(RlEntrySource *pSrc, raftlite_entry *pOut, int *pEof) {
   JsonSource *p = (JsonSource *)pSrc;
-  int rc = sqlite3_step(p->pStmt);
-  if (rc == SQLITE_DONE) {
+  jsonClearFields(p);
+  if (!p->bOnRow && !p->bDone) {
+    int rc = jsonStep(p);
+    if (rc != SQLITE_OK) return rc;
+  }
+  if (p->bDone) {
     *pEof = 1;
     return SQLITE_OK;
   }
-  if (rc != SQLITE_ROW) return rlFailSqlite(p->pStore, sqlite3_reset(p->pStmt));
-
-  i64 iElement = sqlite3_column_int64(p->pStmt, 0);
-  const char *zType = (const char *)sqlite3_column_text(p->pStmt, 1);
-  if (sqlite3_stricmp(zType, "object") != 0) {
+  sqlite3_stmt *pStmt = p->pStmt;
+  i64 iElement = sqlite3_column_int64(pStmt, 0);
+  const char *zType = (const char *)sqlite3_column_text(pStmt, 1);
+  if (zType == NULL) return rlFailSqlite(p->pStore, SQLITE_NOMEM);
+  if (strcmp(zType, "object") != 0) {
     return rlFail(p->pStore, RL_MSG_JSON_NOT_OBJECT, iElement, zType);
   }
-  if (sqlite3_column_type(p->pStmt, 6) != SQLITE_NULL) {
-    return rlFail(p->pStore, RL_MSG_JSON_UNKNOWN_KEYS, iElement,
-                  (const char *)sqlite3_column_text(p->pStmt, 6));
+  if (p->pNull == NULL) {
+    p->pNull = sqlite3_value_dup(sqlite3_column_value(pStmt, 4));
+    if (p->pNull == NULL) return rlFailSqlite(p->pStore, SQLITE_NOMEM);
+  }
+  sqlite3_str *pUnknown = sqlite3_str_new(p->pStore->db);
+  int rc = SQLITE_OK;
+  do {
+    const char *zKey = (const char *)sqlite3_column_text(pStmt, 2);
+    if (zKey != NULL) {
+      int k = 0;
+      while (k < 4 && strcmp(zKey, azJsonField[k]) != 0) k++;
+      if (k == 4) {
+        sqlite3_str_appendf(pUnknown, "%s%s", sqlite3_str_length(pUnknown) ? ", " : "", zKey);
+      } else if (p->apField[k] == NULL) {
+        /* A repeated key: the first counts, as for json_extract(). */
+        p->apField[k] = sqlite3_value_dup(sqlite3_column_value(pStmt, 3));
+        if (p->apField[k] == NULL) rc = SQLITE_NOMEM;
+      }
+    } else if (sqlite3_column_type(pStmt, 2) != SQLITE_NULL) {
+      rc = SQLITE_NOMEM;
+    }
+    if (rc == SQLITE_OK) rc = jsonStep(p);
+  } while (rc == SQLITE_OK && p->bOnRow && sqlite3_column_int64(pStmt, 0) == iElement);
+  if (rc == SQLITE_OK) rc = sqlite3_str_errcode(pUnknown);
+  char *zUnknown = sqlite3_str_finish(pUnknown); /* NULL when empty */
+  if (rc != SQLITE_OK) {
+    sqlite3_free(zUnknown);
+    return rc == SQLITE_NOMEM ? rlFailSqlite(p->pStore, rc) : rc;
+  }
+  if (zUnknown != NULL) {
+    rc = rlFail(p->pStore, RL_MSG_JSON_UNKNOWN_KEYS, iElement, zUnknown);
+    sqlite3_free(zUnknown);
+    return rc;
+  }
+  for (int k = 0; k < 4; k++) {
+    if (p->apField[k] == NULL) p->apField[k] = p->pNull;
   }
   char *zErr = NULL;
-  rc = rlValueEntry(sqlite3_column_value(p->pStmt, 2),
-                    sqlite3_column_value(p->pStmt, 3),
-                    sqlite3_column_value(p->pStmt, 4),
-                    sqlite3_column_value(p->pStmt, 5), pOut, &zErr);
+  rc = rlValueEntry(p->apField[0], p->apField[1], p->apField[2], p->apField[3], pOut, &zErr);
   if (rc != SQLITE_OK) {
     /* "OutOfRange: idx must be ..." becomes
     ** "OutOfRange: element 2 of the array: idx must be ..." */
@@ -104,15 +152,22 @@ typedef struct AppendArgs {
 static int appendOp(RlStore *p, void *pArg, i64 *piResult) {
   AppendArgs *a = pArg;
   ArgsSource args = {{argsNext}, p, a->argv, 0};
-  JsonSource json = {{jsonNext}, p, NULL};
+  JsonSource json = {{jsonNext}, p, NULL, 0, 0, {NULL, NULL, NULL, NULL}, NULL};
   int rc = SQLITE_OK;
   if (a->bJson) {
-    rc = sqlite3_prepare_v2(p->db, JSON_ENTRIES_SQL, -1, &json.pStmt, NULL);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_value(json.pStmt, 1, a->argv[0]);
+    json.pStmt = rlStmt(p, RL_STMT_JSON_ENTRIES);
+    if (json.pStmt == NULL) return p->rcStmt;
+    rc = sqlite3_bind_value(json.pStmt, 1, a->argv[0]);
     if (rc != SQLITE_OK) rc = rlFailSqlite(p, rc);
   }
   if (rc == SQLITE_OK) rc = rlAppend(p, a->bJson ? &json.base : &args.base, piResult);
-  sqlite3_finalize(json.pStmt);
+  if (json.pStmt != NULL) {
+    /* Let go of the bound copy of the JSON text now, not at the next call. */
+    sqlite3_reset(json.pStmt);
+    sqlite3_clear_bindings(json.pStmt);
+  }
+  jsonClearFields(&json);
+  sqlite3_value_free(json.pNull);
   return rc;
 }
 

@@ -60,16 +60,30 @@ void rlFuncRun(sqlite3_context *ctx, const char *zFunc, int argc,
                sqlite3_value **argv, int iSchemaArg, RlFuncOp xOp, void *pArg) {
   const char *zSchema = rlFuncSchema(ctx, zFunc, argc, argv, iSchemaArg);
   if (zSchema == NULL) return;
-  RlStore store;
+  sqlite3 *db = sqlite3_context_db_handle(ctx);
+  /* The raft_log table's store, whose statements stay prepared between
+  ** calls (vtab_log.c says why they live there); a store of the call's
+  ** own when there is none to borrow (no store installed yet, or a call
+  ** inside a call). */
+  RlStore own;
+  RlStore *p = rlLendStore(db, zSchema);
+  int rc = SQLITE_OK;
+  if (p == NULL) {
+    p = &own;
+    rc = rlStoreInit(&own, db, zSchema, 0);
+  }
   i64 iResult = -1;
-  int rc = rlStoreInit(&store, sqlite3_context_db_handle(ctx), zSchema, 0);
-  if (rc == SQLITE_OK) rc = xOp(&store, pArg, &iResult);
+  if (rc == SQLITE_OK) rc = xOp(p, pArg, &iResult);
   if (rc != SQLITE_OK) {
-    rlFuncError(ctx, zFunc, &store, rc);
+    rlFuncError(ctx, zFunc, p, rc);
   } else if (iResult >= 0) {
     sqlite3_result_int64(ctx, iResult);
   }
-  rlStoreClear(&store);
+  if (p == &own) {
+    rlStoreClear(&own);
+  } else {
+    rlReturnStore(p);
+  }
 }
 
 int rlCreateFunction(sqlite3 *db, const char *zName, int nArgMin, int nArgMax,

@@ -31,6 +31,9 @@ static int (*const axRegister[])(sqlite3 *) = {
     rlRegisterFuncApply,    rlRegisterFuncHardState, rlRegisterFuncMeta,
     rlRegisterVtabLog,      rlRegisterVtabHardState, rlRegisterVtabState,
     rlRegisterVtabSnapshot, rlRegisterFuncStateMachine,
+    /* The operator's views (docs/operator.md). */
+    rlRegisterVtabLogSummary, rlRegisterVtabTerms, rlRegisterVtabMemberships,
+    rlRegisterVtabUnapplied, rlRegisterVtabSnapshots, rlRegisterVtabSettings,
 };
 
 char *rlCheckHostVersion(int iVersion, const char *zVersion) {

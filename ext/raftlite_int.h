@@ -202,6 +202,7 @@ typedef enum RlStmtId {
   RL_STMT_READ_ENTRY,
   RL_STMT_READ_ABOVE,
   RL_STMT_READ_SEGMENTS,
+  RL_STMT_JSON_ENTRIES,
   RL_STMT_INSERT_SEGMENT,
   RL_STMT_SET_PURGED,
   RL_STMT_TRUNCATE,
@@ -247,6 +248,17 @@ struct RlStore {
   unsigned char *aRunEnds;            /* ... and its end offsets */
   i64 nRunEnds, nRunEndsAlloc;
 };
+
+/* The checks every writing call makes first (rlBegin): triggers and CHECK
+** constraints on, and settings under which a commit is durable. SQLITE_OK,
+** or the refusal recorded on p. */
+int rlCheckWritable(RlStore *p);
+
+/* vtab_log.c: the store of the connected raft_log table of zSchema, lent
+** to one SQL function call at a time (statements kept between calls), or
+** NULL when there is none free; give it back with rlReturnStore(). */
+RlStore *rlLendStore(sqlite3 *db, const char *zSchema);
+void rlReturnStore(RlStore *p);
 
 /* Sets up *p for schema zSchema (copied). bPersistent: prepare with
 ** SQLITE_PREPARE_PERSISTENT and keep statements until rlStoreClear(). */
@@ -354,6 +366,8 @@ typedef struct RlLogReader {
   const unsigned char *aEnds;
   i64 nEnds;
   i64 iNext;              /* next index of the segment to return */
+  i64 iKnownPos, iKnownEnd; /* one end offset already parsed: a walk in
+                            ** order needs each offset once, not twice */
 } RlLogReader;
 /* Binds and starts pStmt (already reset) over [iLo, iHi]. */
 void rlLogOpen(RlLogReader *r, sqlite3_stmt *pStmt, i64 iLo, i64 iHi, int bDesc);
@@ -455,6 +469,13 @@ int rlRegisterVtabLog(sqlite3 *db);
 int rlRegisterVtabHardState(sqlite3 *db);
 int rlRegisterVtabState(sqlite3 *db);
 int rlRegisterVtabSnapshot(sqlite3 *db);
+/* The operator's views (vtab_operator.h): eponymous, read-only. */
+int rlRegisterVtabLogSummary(sqlite3 *db);
+int rlRegisterVtabTerms(sqlite3 *db);
+int rlRegisterVtabMemberships(sqlite3 *db);
+int rlRegisterVtabUnapplied(sqlite3 *db);
+int rlRegisterVtabSnapshots(sqlite3 *db);
+int rlRegisterVtabSettings(sqlite3 *db);
 
 /* func_common.c: shared by the SQL functions. */
 

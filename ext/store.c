@@ -52,6 +52,16 @@ static const char *const azStmtSql[RL_STMT_COUNT] = {
         "SELECT term, first_index FROM $S.raftlite_segment WHERE first_index > ?1"
         " ORDER BY first_index LIMIT 1",
     [RL_STMT_READ_SEGMENTS] = RL_SQL_READ_SEGMENTS(""),
+    /* raft_append()'s JSON batch: a row per key of each element (an
+    ** element that is not an object: one row, its keys NULL, for the
+    ** message). Anything but a JSON array is taken as one element; text
+    ** that is not RFC 8259 JSON makes json_each() fail. Column 4: a NULL
+    ** to copy for absent keys. */
+    [RL_STMT_JSON_ENTRIES] =
+        "SELECT e.key, e.type, f.key, f.value, NULL"
+        " FROM json_each(CASE WHEN NOT json_valid(?1) THEN 'not RFC 8259 JSON'"
+        "  WHEN json_type(?1) = 'array' THEN ?1 ELSE json_array(json(?1)) END) AS e"
+        " LEFT JOIN json_each(CASE WHEN e.type = 'object' THEN e.value ELSE '{}' END) AS f",
     [RL_STMT_INSERT_SEGMENT] =
         "INSERT INTO $S.raftlite_segment(first_index, last_index, term, kind,"
         " payloads, ends)"
@@ -325,6 +335,17 @@ static int checkConstraintsOn(RlStore *p) {
   return bIgnored ? rlFail(p, RL_MSG_CHECKS_OFF) : SQLITE_OK;
 }
 
+int rlCheckWritable(RlStore *p) {
+  /* The rules live in triggers and CHECKs: refuse to write where they are
+  ** off. */
+  int bTriggers = 1;
+  sqlite3_db_config(p->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, -1, &bTriggers);
+  if (!bTriggers) return rlFail(p, RL_MSG_TRIGGERS_OFF);
+  int rc = checkConstraintsOn(p);
+  if (rc == SQLITE_OK) rc = checkDurable(p);
+  return rc;
+}
+
 /* Whether a statement of the connection is part-way through a write
 ** (INSERT ... SELECT raft_append(...)): a transaction begun inside it
 ** would swallow the statement's own autocommit. */
@@ -348,13 +369,7 @@ int rlBegin(RlStore *p) {
     return SQLITE_OK;
   }
   if (p->bBroken) return rlFail(p, RL_MSG_BROKEN);
-  /* The rules live in triggers and CHECKs: refuse to write where they are
-  ** off. */
-  int bTriggers = 1;
-  sqlite3_db_config(p->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, -1, &bTriggers);
-  if (!bTriggers) return rlFail(p, RL_MSG_TRIGGERS_OFF);
-  int rc = checkConstraintsOn(p);
-  if (rc == SQLITE_OK) rc = checkDurable(p);
+  int rc = rlCheckWritable(p);
   if (rc != SQLITE_OK || p->bInWritingStatement) return rc;
   /* rlEnd's statements are prepared before the transaction opens: a
   ** failure must never find itself unable to roll back (out of memory,

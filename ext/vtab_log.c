@@ -37,6 +37,7 @@
 #include "raftlite_int.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #define LOG_COLUMN_IDX 0
@@ -44,11 +45,16 @@
 #define LOG_COLUMN_KIND 2
 #define LOG_COLUMN_PAYLOAD 3
 
-typedef struct LogVtab {
+typedef struct LogVtab LogVtab;
+struct LogVtab {
   sqlite3_vtab base;        /* Base class - must be first */
-  RlStore store;            /* for INSERT: statements kept until disconnect */
+  RlStore store;            /* for INSERT and the SQL functions (below):
+                            ** statements kept until disconnect */
   sqlite3_stmt *apSpare[2]; /* range queries a closed cursor handed back */
-} LogVtab;
+  int bLent;                /* a SQL function is using the store */
+  int bDisconnected;        /* SQLite let go of it while it was lent */
+  LogVtab *pNextConnected;  /* in the list of connected tables */
+};
 
 typedef struct LogCursor {
   sqlite3_vtab_cursor base; /* Base class - must be first */
@@ -58,6 +64,107 @@ typedef struct LogCursor {
   i64 nLimit;               /* rows left to return (LIMIT), -1: no limit */
   int bEof;
 } LogCursor;
+
+/*
+** The SQL functions (raft_append(), raft_apply(), ...) borrow the store of
+** their schema's raft_log table: its statements stay prepared from one
+** call to the next, where a store of their own would prepare them on
+** every call (an append's INSERT alone compiles every trigger of the log:
+** about 1.7M instructions). A store's statements must be finalized before
+** sqlite3_close() can succeed, and a virtual table is disconnected by
+** sqlite3_close() before it looks for unfinalized statements; SQLite has
+** no such moment for a function's data. So the statements live here.
+**
+** The list of connected tables is shared by every connection (SQLite
+** 3.40 has no per-connection slot for it); its lock guards only the list.
+** A table SQLite disconnects while a function holds its store (a schema
+** change inside the call) is freed when the function gives it back.
+*/
+static pthread_mutex_t connectedMutex = PTHREAD_MUTEX_INITIALIZER;
+static LogVtab *pConnected = NULL;
+
+static void listConnected(LogVtab *p) {
+  pthread_mutex_lock(&connectedMutex);
+  p->pNextConnected = pConnected;
+  pConnected = p;
+  pthread_mutex_unlock(&connectedMutex);
+}
+
+/* Unlinks p; whether it is lent (then freed by rlReturnStore). */
+static int unlistConnected(LogVtab *p) {
+  pthread_mutex_lock(&connectedMutex);
+  for (LogVtab **pp = &pConnected; *pp; pp = &(*pp)->pNextConnected) {
+    if (*pp == p) {
+      *pp = p->pNextConnected;
+      break;
+    }
+  }
+  int bLent = p->bLent;
+  if (bLent) p->bDisconnected = 1;
+  pthread_mutex_unlock(&connectedMutex);
+  return bLent;
+}
+
+static void freeLogVtab(LogVtab *p) {
+  sqlite3_finalize(p->apSpare[0]);
+  sqlite3_finalize(p->apSpare[1]);
+  rlStoreClear(&p->store);
+  sqlite3_free(p);
+}
+
+/* The connected table of (db, zSchema) whose store is free to lend. */
+static LogVtab *findLendable(sqlite3 *db, const char *zSchema, int *pbListed) {
+  LogVtab *pFound = NULL;
+  *pbListed = 0;
+  pthread_mutex_lock(&connectedMutex);
+  for (LogVtab *p = pConnected; p; p = p->pNextConnected) {
+    if (p->store.db != db || sqlite3_stricmp(p->store.zSchema, zSchema) != 0) continue;
+    *pbListed = 1;
+    /* In use (a function calling a function, or an INSERT's row in
+    ** progress): the caller makes a store of its own. */
+    if (p->bLent || p->store.nDepth > 0) continue;
+    p->bLent = 1;
+    pFound = p;
+    break;
+  }
+  pthread_mutex_unlock(&connectedMutex);
+  return pFound;
+}
+
+RlStore *rlLendStore(sqlite3 *db, const char *zSchema) {
+  int bListed;
+  LogVtab *p = findLendable(db, zSchema, &bListed);
+  if (p == NULL && !bListed) {
+    /* Not connected yet (or no more, after a schema change): preparing a
+    ** statement that names the table connects it, and it stays connected
+    ** after the statement is finalized. No raft_log there: no store. */
+    char *zSql = sqlite3_mprintf("SELECT 1 FROM \"%w\".raft_log WHERE 0", zSchema);
+    if (zSql == NULL) return NULL;
+    sqlite3_stmt *pStmt = NULL;
+    int rc = sqlite3_prepare_v3(db, zSql, -1, 0, &pStmt, NULL);
+    sqlite3_free(zSql);
+    sqlite3_finalize(pStmt);
+    if (rc == SQLITE_OK) p = findLendable(db, zSchema, &bListed);
+  }
+  if (p == NULL) return NULL;
+  /* As a store of the function's own would be: outside any INSERT, and
+  ** not broken by what the table's INSERTs met. */
+  p->store.bInWritingStatement = 0;
+  p->store.bBroken = 0;
+  return &p->store;
+}
+
+void rlReturnStore(RlStore *pStore) {
+  LogVtab *p = (LogVtab *)((char *)pStore - offsetof(LogVtab, store));
+  rlResetError(pStore);
+  pStore->bInWritingStatement = 1;
+  pStore->bBroken = 0;
+  pthread_mutex_lock(&connectedMutex);
+  p->bLent = 0;
+  int bFree = p->bDisconnected;
+  pthread_mutex_unlock(&connectedMutex);
+  if (bFree) freeLogVtab(p);
+}
 
 static int logConnect(sqlite3 *db, void *pAux, int argc, const char *const *argv,
                       sqlite3_vtab **ppVtab, char **pzErr) {
@@ -79,6 +186,7 @@ static int logConnect(sqlite3 *db, void *pAux, int argc, const char *const *argv
   /* xUpdate runs inside the INSERT statement, which is writing: no
   ** savepoint can open, and the statement's journal gives atomicity. */
   pNew->store.bInWritingStatement = 1;
+  listConnected(pNew);
   *ppVtab = &pNew->base;
   (void)pzErr;
   return SQLITE_OK;
@@ -92,10 +200,7 @@ static int logCreate(sqlite3 *db, void *pAux, int argc, const char *const *argv,
 
 static int logDisconnect(sqlite3_vtab *pVtab) {
   LogVtab *p = (LogVtab *)pVtab;
-  sqlite3_finalize(p->apSpare[0]);
-  sqlite3_finalize(p->apSpare[1]);
-  rlStoreClear(&p->store);
-  sqlite3_free(p);
+  if (!unlistConnected(p)) freeLogVtab(p);
   return SQLITE_OK;
 }
 
@@ -443,6 +548,15 @@ static int logUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
         "raft_log: entries are never updated or deleted in place; "
         "use raft_truncate() or raft_purge()");
     return SQLITE_CONSTRAINT;
+  }
+  if (p->bLent) {
+    /* The store is a SQL function's, mid-call. No path leads here today
+    ** (raft_log is DIRECTONLY, so no trigger writes it, and a declared
+    ** apply statement may write only its own tables): kept so that one
+    ** added later fails cleanly instead of sharing the store. */
+    p->base.zErrMsg = sqlite3_mprintf(
+        "raft_log: cannot be written from inside a raftlite function call");
+    return SQLITE_MISUSE;
   }
   RowSource src = {{rowNext}, &p->store, &argv[2], argv[1], 0};
   int rc = rlAppend(&p->store, &src.base, NULL);

@@ -49,6 +49,10 @@ static inline void fixtureClose(Fixture *f) {
   f->store = NULL;
   if (f->db && sqlite3_close(f->db) != SQLITE_OK) {
     fprintf(stderr, "sqlite3_close failed: %s\n", sqlite3_errmsg(f->db));
+    /* Which statements were left unfinalized: the test's, or raftlite's. */
+    for (sqlite3_stmt *s = sqlite3_next_stmt(f->db, NULL); s; s = sqlite3_next_stmt(f->db, s)) {
+      fprintf(stderr, "  left: %.80s\n", sqlite3_sql(s));
+    }
     exit(2);
   }
   f->db = NULL;

@@ -19,6 +19,8 @@
 ** An RlStore is driven directly (the static library links the internals),
 ** so that its statement table can be read.
 */
+#include <pthread.h>
+
 #include "fixture.h"
 #include "raftlite_int.h"
 
@@ -134,7 +136,7 @@ TEST(plan, noEphemeralTables) {
       RL_STMT_READ_SEGMENTS,  RL_STMT_INSERT_SEGMENT, RL_STMT_SET_PURGED,
       RL_STMT_TRUNCATE,       RL_STMT_SET_APPLIED,    RL_STMT_SET_APPLIED_MEMBERSHIP,
       RL_STMT_READ_APPLIED,   RL_STMT_READ_LOG_MEMBERSHIP, RL_STMT_READ_HARD_STATE,
-      RL_STMT_SAVE_HARD_STATE,
+      RL_STMT_SAVE_HARD_STATE, RL_STMT_JSON_ENTRIES,
   };
   char *zErr = NULL;
   int nProgramAppend = 0, nVtabAppend = 0, nProgramPurge = 0;
@@ -312,6 +314,147 @@ TEST(steps, readAndApplyAreFlatInLength) {
   ASSERT(aRead[1] <= aRead[0] * 1.05 + 5);
   ASSERT(aApply[1] <= aApply[0] * 1.05 + 5);
   rlStoreClear(&st);
+}
+
+/* The statements of the connection other than pSkip1 and pSkip2, in a
+** fixed-size set (bReset: each one's REPREPARE counter reset); returns how
+** many there are. */
+static int connectionStatements(sqlite3 *db, sqlite3_stmt **aOut, int nMax, sqlite3_stmt *pSkip1,
+                                sqlite3_stmt *pSkip2, int bReset) {
+  int n = 0;
+  for (sqlite3_stmt *p = sqlite3_next_stmt(db, NULL); p; p = sqlite3_next_stmt(db, p)) {
+    if (p == pSkip1 || p == pSkip2) continue;
+    if (bReset) sqlite3_stmt_status(p, SQLITE_STMTSTATUS_REPREPARE, 1);
+    if (n < nMax) aOut[n] = p;
+    n++;
+  }
+  return n;
+}
+
+/* The SQL functions keep their statements from one call to the next (they
+** borrow the store of the schema's raft_log table): after the first calls,
+** further raft_append() and raft_apply() calls prepare no statement and
+** finalize none, and only the settings PRAGMAs re-prepare. Before, every
+** call made a store of its own and prepared each statement again (an
+** append's INSERT compiles every trigger of the log: about 2M instructions
+** per call). The connection still closes (tearDown checks sqlite3_close),
+** also after another connection changed the schema between calls. */
+TEST(steps, sqlFunctionsKeepTheirStatements) {
+  Fixture *F = f;
+  sqlite3_stmt *pAppend = NULL, *pApply = NULL;
+  if (sqlite3_prepare_v2(F->db, "SELECT raft_append(?1, 1, 'normal', x'00ff')", -1, &pAppend, NULL) ||
+      sqlite3_prepare_v2(F->db, "SELECT raft_apply(?1)", -1, &pApply, NULL)) {
+    FAIL("prepare: %s", sqlite3_errmsg(F->db));
+  }
+  i64 iNext = 1;
+  enum { MAX_STMT = 64, ROUNDS = 5 };
+  sqlite3_stmt *aBefore[MAX_STMT], *aAfter[MAX_STMT];
+  /* The fixture's C handle has statements of its own. */
+  int nInitial = connectionStatements(F->db, aBefore, MAX_STMT, pAppend, pApply, 0);
+  int nBefore = 0, nAfter = 0;
+  for (int r = 0; r < 2 + ROUNDS; r++, iNext++) {
+    if (r == 2) nBefore = connectionStatements(F->db, aBefore, MAX_STMT, pAppend, pApply, 1);
+    sqlite3_bind_int64(pAppend, 1, iNext);
+    sqlite3_bind_int64(pApply, 1, iNext);
+    if (sqlite3_step(pAppend) != SQLITE_ROW || sqlite3_reset(pAppend) != SQLITE_OK ||
+        sqlite3_step(pApply) != SQLITE_ROW || sqlite3_reset(pApply) != SQLITE_OK) {
+      FAIL("call %d: %s", r, sqlite3_errmsg(F->db));
+    }
+  }
+  nAfter = connectionStatements(F->db, aAfter, MAX_STMT, pAppend, pApply, 0);
+  /* The calls' statements are still there between calls. */
+  ASSERT(nBefore > nInitial && nBefore <= MAX_STMT);
+  ASSERT_INT(nAfter, nBefore);
+  int nReprepared = 0;
+  for (int i = 0; i < nBefore; i++) {
+    int bFound = 0;
+    for (int j = 0; j < nAfter; j++) bFound |= aAfter[j] == aBefore[i];
+    if (!bFound) FAIL("statement %s was finalized between calls", sqlite3_sql(aBefore[i]));
+    if (strncmp(sqlite3_sql(aBefore[i]), "PRAGMA", 6) != 0) {
+      int n = sqlite3_stmt_status(aBefore[i], SQLITE_STMTSTATUS_REPREPARE, 0);
+      if (n) printf("  re-prepared %d times: %s\n", n, sqlite3_sql(aBefore[i]));
+      nReprepared += n;
+    }
+  }
+  ASSERT_INT(nReprepared, 0);
+
+  /* Another connection changes the schema: the next call still works
+  ** (the table is connected again), and the log holds every entry. */
+  sqlite3 *db2 = NULL;
+  if (sqlite3_open(F->zPath, &db2) != SQLITE_OK) FAIL("open");
+  if (sqlite3_exec(db2, "CREATE TABLE app_thing(x)", NULL, NULL, NULL) != SQLITE_OK) FAIL("ddl");
+  sqlite3_close(db2);
+  sqlite3_bind_int64(pAppend, 1, iNext);
+  if (sqlite3_step(pAppend) != SQLITE_ROW || sqlite3_reset(pAppend) != SQLITE_OK) {
+    FAIL("after the schema change: %s", sqlite3_errmsg(F->db));
+  }
+  sqlite3_finalize(pAppend);
+  sqlite3_finalize(pApply);
+  ASSERT_INT(queryInt(F->db, "SELECT count(*) FROM raft_log"), iNext);
+}
+
+/* Connections on several threads at once, each calling the SQL functions
+** on its own file: the list of connected raft_log tables the functions
+** borrow from is shared by every connection. Every call succeeds, every
+** connection closes (no statement left behind), and the sanitizer run
+** watches the list. */
+typedef struct ThreadRun {
+  int iThread;
+  int nOk;
+  char zErr[200];
+} ThreadRun;
+
+static void *callFunctionsOnOwnFile(void *pArg) {
+  ThreadRun *r = pArg;
+  char zPath[64];
+  snprintf(zPath, sizeof(zPath), "threads-%d.db", r->iThread);
+  remove(zPath);
+  char zWal[80];
+  snprintf(zWal, sizeof(zWal), "%s-wal", zPath);
+  remove(zWal);
+  sqlite3 *db = NULL;
+  raftlite *pStore = NULL;
+  sqlite3_stmt *pAppend = NULL, *pApply = NULL;
+  if (sqlite3_open(zPath, &db) != SQLITE_OK ||
+      sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL", NULL, NULL, NULL) ||
+      raftlite_open(db, "main", &pStore) != SQLITE_OK ||
+      sqlite3_prepare_v2(db, "SELECT raft_append(?1, 1, 'normal', x'00ff')", -1, &pAppend, NULL) ||
+      sqlite3_prepare_v2(db, "SELECT raft_apply(?1)", -1, &pApply, NULL)) {
+    snprintf(r->zErr, sizeof(r->zErr), "setup: %s", sqlite3_errmsg(db));
+  }
+  for (i64 i = 1; r->zErr[0] == 0 && i <= 200; i++) {
+    sqlite3_bind_int64(pAppend, 1, i);
+    sqlite3_bind_int64(pApply, 1, i);
+    if (sqlite3_step(pAppend) != SQLITE_ROW || sqlite3_reset(pAppend) != SQLITE_OK ||
+        sqlite3_step(pApply) != SQLITE_ROW || sqlite3_reset(pApply) != SQLITE_OK) {
+      snprintf(r->zErr, sizeof(r->zErr), "call %lld: %s", (long long)i, sqlite3_errmsg(db));
+    } else {
+      r->nOk++;
+    }
+  }
+  sqlite3_finalize(pAppend);
+  sqlite3_finalize(pApply);
+  raftlite_close(pStore);
+  if (sqlite3_close(db) != SQLITE_OK && r->zErr[0] == 0) {
+    snprintf(r->zErr, sizeof(r->zErr), "close: %s", sqlite3_errmsg(db));
+  }
+  return NULL;
+}
+
+TEST(steps, sqlFunctionsOnManyThreads) {
+  enum { THREADS = 4 };
+  pthread_t aThread[THREADS];
+  ThreadRun aRun[THREADS];
+  memset(aRun, 0, sizeof(aRun));
+  for (int i = 0; i < THREADS; i++) {
+    aRun[i].iThread = i;
+    if (pthread_create(&aThread[i], NULL, callFunctionsOnOwnFile, &aRun[i]) != 0) FAIL("thread");
+  }
+  for (int i = 0; i < THREADS; i++) pthread_join(aThread[i], NULL);
+  for (int i = 0; i < THREADS; i++) {
+    if (aRun[i].zErr[0]) FAIL("thread %d: %s", i, aRun[i].zErr);
+    ASSERT_INT(aRun[i].nOk, 200);
+  }
 }
 
 RUN_TESTS(setUp, tearDown)

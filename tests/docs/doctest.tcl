@@ -126,13 +126,26 @@ proc md_blocks {path} {
 # The shell's error line, compared without its wording around the message:
 # the prefix ("Runtime error near line N:" in 3.40, "Error near line N:" in
 # 3.53) and the trailing result code vary across SQLite versions; the
-# message and the line do not. (Output modes differ too: .mode box and
-# .mode line changed by 3.53, so the examples use the list mode.)
+# message and the line do not. Output modes differ too: .mode box is
+# compared by its cells (below); .mode line changed by 3.53, so examples
+# avoid it; a long value in .mode box wraps at 60 characters in 3.40 and
+# not in 3.53, so long messages are shown in list mode.
 proc normalize_output {text} {
   set out {}
   foreach l [split $text \n] {
     if {[regexp {^(?:Runtime error|Parse error|Error:?) near line (\d+): (.*?)(?: \(\d+\))?$} $l -> ln msg]} {
       set l "error near line $ln: $msg"
+    }
+    # .mode box differs across shells: 3.53 draws rounded corners and a
+    # double rule under the header, and right-aligns numbers. Compare the
+    # cells, not the drawing.
+    if {[regexp {^[\u250c\u256d\u251c\u255e\u2514\u2570]} $l]} {
+      set l [string map [list \u256d \u250c \u256e \u2510 \u2570 \u2514 \u256f \u2518 \
+                             \u255e \u251c \u256a \u253c \u2561 \u2524 \u2550 \u2500] $l]
+    } elseif {[string match "\u2502*\u2502" [string trimright $l]]} {
+      set cells {}
+      foreach c [lrange [split [string trimright $l] \u2502] 1 end-1] { lappend cells [string trim $c] }
+      set l "\u2502 [join $cells " \u2502 "] \u2502"
     }
     lappend out [string trimright $l]
   }
