@@ -521,20 +521,18 @@ static int applyOne(RlStore *p, const raftlite_entry *e, const RlLogId *pPrev,
   rc = bMembership ? bindPayload(p, pStmt, 3, e) : SQLITE_OK;
   if (rc == SQLITE_OK) rc = stepWrite(p, pStmt);
 
-  if (rc == SQLITE_OK && e->kind == RAFTLITE_NORMAL && !p->sm.apply) {
-    /* No C state machine: the one declared in SQL, if any (sm_sql.c). */
-    rc = rlSmApply(p, e, pResponse);
-    if (rc != SQLITE_OK) return rc;
-  } else if (rc == SQLITE_OK && e->kind == RAFTLITE_NORMAL) {
-    rc = p->sm.apply(p->sm.ctx, p->db, e, pResponse);
-    if (rc != SQLITE_OK) {
+  if (rc == SQLITE_OK && e->kind == RAFTLITE_NORMAL) {
+    /* The C callback, else the declared statement, else nothing. */
+    const raftlite_state_machine *m = rlSmFor(p, RL_SM_APPLY);
+    rc = m->apply(m->ctx, p->db, e, pResponse);
+    if (rc != SQLITE_OK && !rlSmIsDeclared(p, m)) {
       /* The callback's code is passed through; the message says where. */
       char zId[RL_LOGID_BUF];
       RlLogId id = entryLogId(e);
       rlFail(p, RL_MSG_SM_APPLY_FAILED, rlLogIdText(&id, zId), rc,
              sqlite3_errstr(rc));
-      return rc;
     }
+    if (rc != SQLITE_OK) return rc;
   }
   if (rc == SQLITE_OK) return rc;
 
@@ -625,7 +623,7 @@ int rlApplyLog(RlStore *p, i64 iIndex, i64 *piApplied, raftlite_responses *pOut)
   if (pOut) memset(pOut, 0, sizeof(*pOut));
   /* The declared statement is prepared before the savepoint opens:
   ** preparing under the authorizer expires the store's statements. */
-  int rc = p->sm.apply ? SQLITE_OK : rlSmPrepare(p);
+  int rc = rlSmPrepare(p);
   if (rc == SQLITE_OK) rc = rlBegin(p);
   if (rc != SQLITE_OK) return rc; /* nothing to roll back */
   if (rc == SQLITE_OK) rc = rlReadState(p, &state);
@@ -696,7 +694,7 @@ int rlApplyEntries(RlStore *p, const raftlite_entry *a, size_t n,
   RlState state;
   /* The declared statement is prepared before the savepoint opens:
   ** preparing under the authorizer expires the store's statements. */
-  int rc = p->sm.apply ? SQLITE_OK : rlSmPrepare(p);
+  int rc = rlSmPrepare(p);
   if (rc == SQLITE_OK) rc = rlBegin(p);
   if (rc != SQLITE_OK) return rc; /* nothing to roll back */
   if (rc == SQLITE_OK) rc = rlReadState(p, &state);

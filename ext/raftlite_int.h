@@ -12,7 +12,9 @@
 **              called by the SQL functions, the raft_log vtab and the C API
 **              alike
 **   snapshot.c snapshot streams over chunks, and the snapshot operations
-**   sm_sql.c   the state machine declared in SQL (apply statement, images)
+**   sm_sql.c   the state machine declared in SQL (apply statement, images),
+**              a raftlite_state_machine like an application's; rlSmFor()
+**              picks the one each callback runs (ops.c, snapshot.c)
 **   schema.c   raft_install(): runs the embedded sql/NNN_*.sql in a schema;
 **              raft_check()
 **   capi.c     include/raftlite.h over the operations
@@ -240,6 +242,8 @@ struct RlStore {
   int bOuterTxn;                      /* the call opened the txn (BEGIN) */
   int rcStmt;                         /* why rlStmt() last returned NULL */
   raftlite_state_machine sm;          /* callbacks; NULL: the declared one */
+  raftlite_state_machine smSql;       /* the declared one (sm_sql.c; ctx: this) */
+  const raftlite_snapshot_meta *pRestoreMeta; /* install's, for smSql.restore */
   char *zSmApply;                     /* the declared apply statement's text */
   sqlite3_stmt *pSmApply;             /* ... prepared (sm_sql.c) */
   i64 iSmSchemaVersion;               /* schema versions it was prepared at */
@@ -422,20 +426,30 @@ i64 rlStreamId(const raftlite_snapshot *s); /* its raftlite_snapshot.id */
 /* Declares tables (a JSON array of names, or NULL) and the apply statement
 ** (NULL: none). *pnTables gets the number of tables declared. */
 int rlSmDeclare(RlStore *p, const char *zTablesJson, const char *zApply, i64 *pnTables);
-/* The declared state machine's apply, snapshot and restore; each is a
-** no-op when nothing is declared. */
-int rlSmApply(RlStore *p, const raftlite_entry *e, raftlite_response *pOut);
-int rlSmSnapshot(RlStore *p, raftlite_snapshot *w);
-int rlSmRestore(RlStore *p, raftlite_snapshot *r, const raftlite_snapshot_meta *pMeta);
+
+/* One state-machine interface. The state machine declared in SQL is a
+** raftlite_state_machine like the one a C application sets (p->smSql,
+** ctx p); with nothing declared it is the "none" machine (apply: an empty
+** response; snapshot: no bytes; restore: reads none). rlSmFor() gives
+** the machine that runs callback eCb — the C one when it has that
+** callback, else the declared one — so that apply, build and install
+** each have one path whatever the state machine is. The declared restore
+** reads install's meta from p->pRestoreMeta (its image carries one). */
+typedef enum RlSmCallback { RL_SM_APPLY, RL_SM_SNAPSHOT, RL_SM_RESTORE } RlSmCallback;
+const raftlite_state_machine *rlSmFor(RlStore *p, RlSmCallback eCb);
+/* Whether m is the declared machine, whose failures carry their own
+** messages (a C callback's are composed by its caller). */
+int rlSmIsDeclared(const RlStore *p, const raftlite_state_machine *m);
 /* *pbDeclared: whether the store declares state-machine tables (then its
-** snapshots are images that rlSmSnapshot() builds). */
+** snapshots are images the declared machine builds). */
 int rlSmDeclared(RlStore *p, int *pbDeclared);
 /* Prepares the declared apply statement (under its authorizer) when it is
-** not ready; call it outside the store's savepoint, before rlBegin() of
-** an operation that may apply (setting an authorizer expires every
-** statement of the connection). Fails only for out of memory: an unusable
-** statement is reported by rlSmApply(), which also prepares the statement
-** itself when this was not called. */
+** not ready and no C apply callback takes precedence; call it outside the
+** store's savepoint, before rlBegin() of an operation that may apply
+** (setting an authorizer expires every statement of the connection).
+** Fails only for out of memory: an unusable statement is reported by the
+** declared apply, which also prepares the statement itself when this was
+** not called. */
 int rlSmPrepare(RlStore *p);
 /* Removes the private image files (<db>-raftlite-image-*) that a crash
 ** left next to the store's database: those of a process that is gone and

@@ -21,8 +21,12 @@
 ** a declared table replaced by a virtual table (one over raft_log, say)
 ** is refused at the next apply.
 **
-** Precedence for each callback: the C state machine set on a handle, else
-** this declaration, else nothing (apply is a no-op, a snapshot is empty).
+** The declaration is a raftlite_state_machine (p->smSql, ctx the store),
+** the same interface a C application sets; with nothing declared it is
+** the "none" machine (apply is a no-op, a snapshot is empty). rlSmFor()
+** picks, for each callback, the C state machine set on a handle when it
+** has that callback, else this one: apply, build and install call
+** whatever it returns, with no branch per kind of state machine.
 **
 ** Snapshots. Building writes the declared tables (with their indexes) and
 ** a meta table raftlite_snapshot_meta (applied id, membership) into a
@@ -532,11 +536,12 @@ static int loadApply(RlStore *p, int *pbAuthorized) {
 }
 
 int rlSmPrepare(RlStore *p) {
+  if (p->sm.apply) return SQLITE_OK; /* the C callback applies */
   int bAutocommit = sqlite3_get_autocommit(p->db);
   int bAuthorized = 0;
   int rc = loadApply(p, &bAuthorized);
   if (bAuthorized) releaseStatements(p);
-  /* A statement that cannot be used is reported by rlSmApply(), if an
+  /* A statement that cannot be used is reported by smApply(), if an
   ** entry of the call needs it; running out of memory, disk or locks is
   ** reported now. */
   if (!rlIsResourceError(rc)) {
@@ -552,7 +557,7 @@ int rlSmPrepare(RlStore *p) {
   return rc;
 }
 
-int rlSmApply(RlStore *p, const raftlite_entry *e, raftlite_response *pOut) {
+static int smApply(RlStore *p, const raftlite_entry *e, raftlite_response *pOut) {
   /* Nothing to do when rlSmPrepare() ran before the savepoint opened. */
   int rc = loadApply(p, NULL);
   if (rc != SQLITE_OK || p->pSmApply == NULL) return rc;
@@ -971,7 +976,7 @@ static int buildImage(RlStore *p, const SmTables *t, sqlite3 *pImg, sqlite3 **pp
   return rc;
 }
 
-int rlSmSnapshot(RlStore *p, raftlite_snapshot *w) {
+static int smSnapshot(RlStore *p, raftlite_snapshot *w) {
   SmTables t;
   int rc = readTables(p, &t);
   if (rc != SQLITE_OK) return rc;
@@ -1368,7 +1373,7 @@ static int copyImage(RlStore *p, sqlite3 *pImg, const SmTables *t) {
   return rc;
 }
 
-int rlSmRestore(RlStore *p, raftlite_snapshot *r, const raftlite_snapshot_meta *pMeta) {
+static int smRestore(RlStore *p, raftlite_snapshot *r, const raftlite_snapshot_meta *pMeta) {
   SmTables t;
   int rc = readTables(p, &t);
   if (rc != SQLITE_OK) return rc;
@@ -1404,4 +1409,41 @@ int rlSmRestore(RlStore *p, raftlite_snapshot *r, const raftlite_snapshot_meta *
   imageRemove(&file);
   freeTables(&t);
   return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* The declared state machine as a raftlite_state_machine             */
+
+static int sqlApply(void *ctx, sqlite3 *db, const raftlite_entry *e, raftlite_response *out) {
+  (void)db;
+  return smApply(ctx, e, out);
+}
+
+static int sqlSnapshot(void *ctx, sqlite3 *db, raftlite_snapshot *w) {
+  (void)db;
+  return smSnapshot(ctx, w);
+}
+
+static int sqlRestore(void *ctx, sqlite3 *db, raftlite_snapshot *r) {
+  (void)db;
+  RlStore *p = ctx;
+  /* Only install restores, and it sets the meta the image must carry. */
+  if (p->pRestoreMeta == NULL) return SQLITE_MISUSE;
+  return smRestore(p, r, p->pRestoreMeta);
+}
+
+const raftlite_state_machine *rlSmFor(RlStore *p, RlSmCallback eCb) {
+  int bC = eCb == RL_SM_APPLY ? p->sm.apply != NULL
+         : eCb == RL_SM_SNAPSHOT ? p->sm.snapshot != NULL
+         : p->sm.restore != NULL;
+  if (bC) return &p->sm;
+  p->smSql.ctx = p;
+  p->smSql.apply = sqlApply;
+  p->smSql.snapshot = sqlSnapshot;
+  p->smSql.restore = sqlRestore;
+  return &p->smSql;
+}
+
+int rlSmIsDeclared(const RlStore *p, const raftlite_state_machine *m) {
+  return m == &p->smSql;
 }

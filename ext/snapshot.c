@@ -505,13 +505,13 @@ int rlBuildSnapshot(RlStore *p, raftlite_snapshot_meta *pMeta,
   if (rc == SQLITE_OK && !state.applied.has) rc = rlFail(p, RL_MSG_NOTHING_APPLIED);
   raftlite_snapshot *w = NULL;
   if (rc == SQLITE_OK) rc = rlBeginReceiving(p, &w);
-  if (rc == SQLITE_OK && p->sm.snapshot) {
-    rc = p->sm.snapshot(p->sm.ctx, p->db, w);
-    if (rc != SQLITE_OK && p->zErrMsg == NULL) {
+  if (rc == SQLITE_OK) {
+    /* The C callback, else the declared tables' image, else no bytes. */
+    const raftlite_state_machine *m = rlSmFor(p, RL_SM_SNAPSHOT);
+    rc = m->snapshot(m->ctx, p->db, w);
+    if (rc != SQLITE_OK && p->zErrMsg == NULL && !rlSmIsDeclared(p, m)) {
       rlFail(p, RL_MSG_SM_SNAPSHOT_FAILED, rc, sqlite3_errstr(rc));
     }
-  } else if (rc == SQLITE_OK) {
-    rc = rlSmSnapshot(p, w);
   }
 
   /* The meta: as of last_applied, with the applied membership. */
@@ -542,7 +542,7 @@ int rlCommitSnapshot(RlStore *p, raftlite_snapshot *pData, raftlite_snapshot_met
   }
   /* The SQL declaration's snapshots are images it builds and checks on
   ** restore: bytes from elsewhere would be refused at every install. */
-  if (rc == SQLITE_OK && p->sm.snapshot == NULL) {
+  if (rc == SQLITE_OK && rlSmIsDeclared(p, rlSmFor(p, RL_SM_SNAPSHOT))) {
     int bDeclared = 0;
     rc = rlSmDeclared(p, &bDeclared);
     if (rc == SQLITE_OK && bDeclared) rc = rlFail(p, RL_MSG_SNAPSHOT_DECLARED);
@@ -697,17 +697,17 @@ int rlInstallSnapshot(RlStore *p, const raftlite_snapshot_meta *pMetaIn,
   if (rc == SQLITE_OK) {
     pData->iPos = 0;
     pData->bWritable = 0;
-    if (p->sm.restore) {
-      rc = p->sm.restore(p->sm.ctx, p->db, pData);
-      if (rc != SQLITE_OK && p->zErrMsg == NULL) {
-        /* Bytes the state machine cannot take are SnapshotInvalid; running
-        ** out of memory or disk is not a verdict on the bytes. The
-        ** callback's code is returned either way. */
-        rlFail(p, rlIsResourceError(rc) ? RL_MSG_SM_RESTORE_FAILED : RL_MSG_SM_RESTORE_REJECTED,
-               rc, sqlite3_errstr(rc));
-      }
-    } else {
-      rc = rlSmRestore(p, pData, pMeta);
+    /* The C callback, else the declared tables' image, else nothing. */
+    const raftlite_state_machine *m = rlSmFor(p, RL_SM_RESTORE);
+    p->pRestoreMeta = pMeta;
+    rc = m->restore(m->ctx, p->db, pData);
+    p->pRestoreMeta = NULL;
+    if (rc != SQLITE_OK && p->zErrMsg == NULL && !rlSmIsDeclared(p, m)) {
+      /* Bytes the state machine cannot take are SnapshotInvalid; running
+      ** out of memory or disk is not a verdict on the bytes. The
+      ** callback's code is returned either way. */
+      rlFail(p, rlIsResourceError(rc) ? RL_MSG_SM_RESTORE_FAILED : RL_MSG_SM_RESTORE_REJECTED,
+             rc, sqlite3_errstr(rc));
     }
   }
   if (rc == SQLITE_OK) {
