@@ -18,8 +18,9 @@
 ** with its meta that is not current) or 'receiving' (a stream not yet
 ** installed: no snapshot_id, no meta). size is the snapshot's size, or
 ** for a receiving stream the end of what was written so far; chunks and
-** chunk_bytes are what the chunk table holds for it: whole 64 KiB chunks
-** (the last one too), fewer for a stream written with holes.
+** chunk_bytes are what the chunk table holds for it: 64 KiB chunks, the
+** last one cut to the snapshot's end (while a stream is written, its last
+** chunk may be a whole one), fewer for a stream written with holes.
 **
 ** HOW IT WORKS. One query; the chunks are counted through their
 ** (snapshot, seq) index and their bytes summed with length(data), which

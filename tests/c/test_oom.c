@@ -1931,6 +1931,17 @@ SQL_OP(sqlReadHardState, 0, 0, 0, tplMemberships, "SELECT FROM raft_hard_state",
 SQL_OP(sqlReadSnapshot, 0, 0, 0, tplBigSnapshot, "SELECT FROM raft_snapshot",
        "SELECT * FROM raft_snapshot; SELECT raft_version()",
        "1-1-1|1|1|1|1|[[7]]|70001\n" RAFTLITE_VERSION "\n", NULL)
+/* The operator's views. */
+SQL_OP(sqlReadOperatorLog, 0, 0, 0, tplLog20, "SELECT FROM the operator's views of the log",
+       "SELECT entries, payload_bytes, membership_entries FROM raft_log_summary;"
+       " SELECT * FROM raft_terms; SELECT * FROM raft_memberships;"
+       " SELECT idx, kind, size, preview FROM raft_unapplied WHERE idx BETWEEN 5 AND 7",
+       "20|91|1\n1|1|20|20\n1|1|log|[[1,2,3]]\n5|normal|4|k5=5\n6|blank|0|NULL\n7|normal|4|k7=7\n",
+       NULL)
+SQL_OP(sqlReadOperatorStore, 0, 0, 0, tplBigSnapshot, "SELECT FROM raft_snapshots, raft_settings",
+       "SELECT id, snapshot_id, state, size, chunks FROM raft_snapshots;"
+       " SELECT synchronous, writable, reason FROM raft_settings",
+       "1|1-1-1|current|70001|2\nEXTRA|1|NULL\n", NULL)
 
 /******************************************************************************
  * The driver
@@ -2472,6 +2483,8 @@ OOM_ALL(sqlReadLog)
 OOM_ALL(sqlReadState)
 OOM_ALL(sqlReadHardState)
 OOM_ALL(sqlReadSnapshot)
+OOM_ALL(sqlReadOperatorLog)
+OOM_ALL(sqlReadOperatorStore)
 
 /******************************************************************************
  * main: the allocator first, then one child process per case
