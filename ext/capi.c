@@ -12,10 +12,6 @@
 #include <string.h>
 
 /* The opaque handle. */
-struct raftlite {
-  RlStore store;
-};
-
 static raftlite_log_id toLogId(const RlLogId *pId) {
   raftlite_log_id id = {(uint64_t)pId->term, (uint64_t)pId->index};
   return id;
@@ -50,6 +46,7 @@ int raftlite_open_v2(sqlite3 *db, const char *zSchema, int flags,
   if (db == NULL || (flags & ~RAFTLITE_OPEN_RELAXED) != 0) return SQLITE_MISUSE;
   raftlite *p = sqlite3_malloc(sizeof(*p));
   if (p == NULL) return SQLITE_NOMEM;
+  p->pCheckpointers = NULL;
   int rc = rlStoreInit(&p->store, db, zSchema, 1);
   p->store.bRelaxed = (flags & RAFTLITE_OPEN_RELAXED) != 0;
   /* The store's virtual tables need raftlite's modules on the connection. */
@@ -82,6 +79,7 @@ int raftlite_open_v2(sqlite3 *db, const char *zSchema, int flags,
 
 void raftlite_close(raftlite *p) {
   if (p == NULL) return;
+  rlCheckpointersStop(p);
   rlStoreClear(&p->store);
   sqlite3_free(p);
 }

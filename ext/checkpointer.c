@@ -43,19 +43,16 @@
 #include <string.h>
 #include <time.h>
 
-/* The handle of capi.c, whose first member is the store: a copy of its
-** definition until capi.c offers an accessor (a patch is proposed with
-** the raftlite_close() hook that will stop a running checkpointer). */
-struct raftlite {
-  RlStore store;
-};
-
 /* 250 and 4 * 250: the writer keeps SQLite's default bound, 1000 frames. */
 #define CK_DEFAULT_WAL_FRAMES 250
 #define CK_DEFAULT_WRITER_FACTOR 4 /* writer_autocheckpoint: 4 * wal_frames */
 #define CK_DEFAULT_POLL_MS 10
 
 struct raftlite_checkpointer {
+  /* On the handle's thread only: the handle it was started on, until
+  ** raftlite_close() stops it or free() unlinks it. */
+  raftlite *pHandle;
+  raftlite_checkpointer *pNextOfHandle;
   /* Set by start(), read-only afterwards. */
   sqlite3 *db;           /* the thread's own connection */
   i64 nWalFrames;        /* PASSIVE threshold */
@@ -443,6 +440,10 @@ int raftlite_checkpointer_start(raftlite *pHandle, const raftlite_checkpointer_c
     sqlite3_wal_autocheckpoint(dbStore, nWriterFrames);
   }
   p->nWriterFrames = nWriterFrames;
+  /* raftlite_close() stops it (rlCheckpointersStop). */
+  p->pHandle = pHandle;
+  p->pNextOfHandle = pHandle->pCheckpointers;
+  pHandle->pCheckpointers = p;
   *ppOut = p;
   return SQLITE_OK;
 }
@@ -492,8 +493,25 @@ int raftlite_checkpointer_get_stats(raftlite_checkpointer *p, raftlite_checkpoin
   return SQLITE_OK;
 }
 
+void rlCheckpointersStop(raftlite *pHandle) {
+  raftlite_checkpointer *p = pHandle->pCheckpointers;
+  pHandle->pCheckpointers = NULL;
+  while (p) {
+    raftlite_checkpointer *pNext = p->pNextOfHandle;
+    raftlite_checkpointer_stop(p);
+    p->pHandle = NULL;
+    p->pNextOfHandle = NULL;
+    p = pNext;
+  }
+}
+
 void raftlite_checkpointer_free(raftlite_checkpointer *p) {
   if (p == NULL) return;
+  if (p->pHandle) {
+    raftlite_checkpointer **pp = &p->pHandle->pCheckpointers;
+    while (*pp && *pp != p) pp = &(*pp)->pNextOfHandle;
+    if (*pp) *pp = p->pNextOfHandle;
+  }
   raftlite_checkpointer_stop(p);
   pthread_mutex_destroy(&p->mutex);
   pthread_cond_destroy(&p->cond);

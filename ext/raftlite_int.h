@@ -253,6 +253,16 @@ struct RlStore {
   i64 nRunEnds, nRunEndsAlloc;
 };
 
+/* The C API's handle (capi.c). */
+struct raftlite {
+  RlStore store;
+  raftlite_checkpointer *pCheckpointers; /* started on it, not yet stopped by
+                                         ** close nor freed (checkpointer.c) */
+};
+/* checkpointer.c: stops the handle's checkpointers (raftlite_close()); the
+** application frees them as before. */
+void rlCheckpointersStop(raftlite *pHandle);
+
 /* The checks every writing call makes first (rlBegin): triggers and CHECK
 ** constraints on, and settings under which a commit is durable. SQLITE_OK,
 ** or the refusal recorded on p. */

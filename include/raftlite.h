@@ -329,8 +329,10 @@ RAFTLITE_API int raftlite_open_v2(sqlite3 *db, const char *zSchema, int flags,
                                   raftlite **ppStore);
 
 /* Closes the handle and finalizes its statements; the connection's
-** sqlite3_close() then succeeds. Close every snapshot stream of the handle
-** first. A NULL handle is a no-op. */
+** sqlite3_close() then succeeds. Stops the handle's background
+** checkpointers that still run (raftlite_checkpointer_start(); they are
+** still to be freed). Close every snapshot stream of the handle first. A
+** NULL handle is a no-op. */
 RAFTLITE_API void raftlite_close(raftlite *p);
 
 /* The last error as a sentence ("LogsNonConsecutive: last log id is 1-2,
@@ -613,10 +615,10 @@ RAFTLITE_API void raftlite_snapshot_close(raftlite_snapshot *s);
 ** retry it, or leave idle_ms at 0 (the default).
 **
 ** Order of calls: start, then stop (any thread, any number of times),
-** then free. The thread touches neither the handle nor the store's
-** connection after start: a checkpointer left running after
-** raftlite_close() keeps checkpointing the file until it is stopped. Stop
-** it first anyway: raftlite_close() does not stop it (yet).
+** then free (on the handle's thread, or after raftlite_close()).
+** raftlite_close() stops the handle's checkpointers that still run (it
+** returns once their threads are gone); free them afterwards as always.
+** The thread touches neither the handle nor the store's connection.
 */
 typedef struct raftlite_checkpointer raftlite_checkpointer;
 

@@ -569,28 +569,51 @@ TEST(stop, whileWriterAppends) {
 
 /* The store and its connection closed while the checkpointer runs: it does
 ** not touch them (it keeps checkpointing the file) and free stops it. */
-TEST(stop, closeWithoutStop) {
+/* raftlite_close() stops a checkpointer still running (its thread is gone
+** when close returns); free() afterwards is still the application's. */
+TEST(stop, closeStopsIt) {
   sqlite3 *db;
   raftlite *store;
   openWal(DB, NULL, 5000, &db, &store);
   int nThread = threadCount();
   raftlite_checkpointer *c = startBusy(db, store);
   ASSERT_INT(appendBatch(store, 1, 1, 64, 2000), SQLITE_OK);
-  fuClose(&db, &store);
   ASSERT_INT(threadCount(), nThread + 1);
-  sleepMs(30);
+  fuClose(&db, &store);
+  ASSERT_INT(threadCountSettled(nThread), nThread);
   raftlite_checkpointer_stats st;
   ASSERT_INT(raftlite_checkpointer_get_stats(c, &st), SQLITE_OK);
-  ASSERT_INT(st.running, 1);
+  ASSERT_INT(st.running, 0);
   ASSERT_INT(st.n_errors, 0);
-  raftlite_checkpointer_free(c); /* stops it */
-  ASSERT_INT(threadCountSettled(nThread), nThread);
+  ASSERT_INT(raftlite_checkpointer_stop(c), SQLITE_OK); /* again: a no-op */
+  raftlite_checkpointer_free(c);
   /* The store is whole. */
   ASSERT_INT(fuOpen(DB, NULL, NULL, "FULL", 0, &db, &store), SQLITE_OK);
   ASSERT_INT(lastIndex(store), 64);
   const char *zCheck = fuCheck(db);
   if (zCheck) FAIL("%s", zCheck);
   fuClose(&db, &store);
+  fuRemoveDb(DB);
+}
+
+/* Freed before the handle is closed: close does not touch it (the
+** sanitizer run would see it), and two on one handle both stop. */
+TEST(stop, freedBeforeClose) {
+  sqlite3 *db;
+  raftlite *store;
+  openWal(DB, NULL, 5000, &db, &store);
+  int nThread = threadCount();
+  raftlite_checkpointer *c1 = startBusy(db, store);
+  raftlite_checkpointer *c2 = startBusy(db, store);
+  raftlite_checkpointer *c3 = startBusy(db, store);
+  ASSERT_INT(threadCount(), nThread + 3);
+  ASSERT_INT(appendBatch(store, 1, 1, 16, 100), SQLITE_OK);
+  raftlite_checkpointer_free(c2);
+  ASSERT_INT(threadCountSettled(nThread + 2), nThread + 2);
+  fuClose(&db, &store);
+  ASSERT_INT(threadCountSettled(nThread), nThread);
+  raftlite_checkpointer_free(c1);
+  raftlite_checkpointer_free(c3);
   fuRemoveDb(DB);
 }
 
