@@ -616,7 +616,8 @@ static void rioClose(struct raft_io *io, raft_io_close_cb cb) {
   p->xClose = cb;
   /* Queued appends are written now; their callbacks fire before cb. */
   rioFlush(p);
-  p->nCloseWait = p->bPrepareInit ? 2 : 1;
+  /* The transport closes first, then the prepare handle (rioCloseStep). */
+  p->nCloseWait = 1;
   p->transport->close(p->transport, rioTransportClosed);
 }
 

@@ -17,7 +17,8 @@
 **   kv_node put HOST:PORT KEY VALUE     through the leader: prints OK
 **   kv_node get HOST:PORT KEY           the node's local value
 **   kv_node stat HOST:PORT              id, state, leader, term, last index,
-**                                       last applied, keys, hash of kv
+**                                       last applied, keys, hash of kv,
+**                                       snapshots restored since start
 **   kv_node bench HOST:PORT N [WINDOW] [PREFIX]
 **                                       N puts, WINDOW in flight (default
 **                                       64); prints commands per second
@@ -27,6 +28,10 @@
 ** the last snapshot and the log after it), so its table is derived state:
 ** its writes go through a second connection with synchronous=OFF, and it
 ** is emptied when the node starts. A snapshot of it is "k=v\n" lines.
+**
+** A command is "k=v", NUL-padded to a multiple of 8 bytes: libraft 0.15's
+** TCP transport needs that (it decodes a batch of entries as if each
+** payload were padded to 8 bytes, but sends them as they are).
 **
 ** The client protocol is one line per request over TCP on CLIENT_PORT:
 ** "put K V" (answered once applied: "OK", or "ERR notleader L" naming the
@@ -71,6 +76,7 @@ typedef struct Node {
   uv_signal_t sigterm, sigint;
   int bStopping;
   struct Client *pClients;
+  int nRestore; /* snapshots restored: at start, and each install */
 } Node;
 
 static void die(const char *zWhat, const char *zWhy) {
@@ -81,14 +87,19 @@ static void die(const char *zWhat, const char *zWhy) {
 static int smApply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result) {
   Node *n = fsm->data;
   const char *z = buf->base;
-  const char *zEq = memchr(z, '=', buf->len);
+  size_t nByte = strnlen(z, buf->len); /* without the padding */
+  const char *zEq = memchr(z, '=', nByte);
   *result = NULL;
   if (zEq == NULL) return RAFT_MALFORMED;
   sqlite3_bind_text(n->pPut, 1, z, (int)(zEq - z), SQLITE_STATIC);
-  sqlite3_bind_text(n->pPut, 2, zEq + 1, (int)(buf->len - (size_t)(zEq - z) - 1), SQLITE_STATIC);
+  sqlite3_bind_text(n->pPut, 2, zEq + 1, (int)(nByte - (size_t)(zEq - z) - 1), SQLITE_STATIC);
   sqlite3_step(n->pPut);
   int rc = sqlite3_reset(n->pPut);
-  return rc == SQLITE_OK ? 0 : RAFT_IOERR;
+  if (rc != SQLITE_OK) {
+    fprintf(stderr, "kv_node %llu: apply: %s\n", n->id, sqlite3_errmsg(n->dbSm));
+    return RAFT_IOERR;
+  }
+  return 0;
 }
 
 static int smSnapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs) {
@@ -115,6 +126,7 @@ static int smSnapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned
 
 static int smRestore(struct raft_fsm *fsm, struct raft_buffer *buf) {
   Node *n = fsm->data;
+  n->nRestore++;
   sqlite3_exec(n->dbSm, "BEGIN; DELETE FROM kv", 0, 0, 0);
   const char *z = buf->base, *zEnd = z + buf->len;
   while (z < zEnd) {
@@ -223,8 +235,11 @@ static void handleLine(Client *c, char *zLine) {
       reply(c, "ERR notleader %llu\n", l);
       return;
     }
+    /* libraft 0.15's TCP transport sends a payload as it is but decodes a
+    ** batch of entries as if each were padded to 8 bytes: pad, with NULs. */
     size_t nKey = strlen(zKey), nVal = strlen(zVal);
-    struct raft_buffer buf = {raft_malloc(nKey + 1 + nVal), nKey + 1 + nVal};
+    size_t nBuf = (nKey + 1 + nVal + 7) / 8 * 8;
+    struct raft_buffer buf = {raft_calloc(1, nBuf), nBuf};
     memcpy(buf.base, zKey, nKey);
     ((char *)buf.base)[nKey] = '=';
     memcpy((char *)buf.base + nKey + 1, zVal, nVal);
@@ -255,9 +270,9 @@ static void handleLine(Client *c, char *zLine) {
     int nKey;
     raft_leader(&n->raft, &l, &zAddr);
     unsigned long long h = kvHash(n, &nKey);
-    reply(c, "id=%llu state=%s leader=%llu term=%llu last_index=%llu applied=%llu keys=%d hash=%016llx\n",
+    reply(c, "id=%llu state=%s leader=%llu term=%llu last_index=%llu applied=%llu keys=%d hash=%016llx restores=%d\n",
           n->id, stateName(raft_state(&n->raft)), l, n->raft.current_term,
-          raft_last_index(&n->raft), raft_last_applied(&n->raft), nKey, h);
+          raft_last_index(&n->raft), raft_last_applied(&n->raft), nKey, h, n->nRestore);
   } else {
     reply(c, "ERR usage: put K V | get K | stat\n");
   }
