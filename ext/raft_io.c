@@ -398,79 +398,88 @@ static void rioWake(RaftIo *p) {
   }
 }
 
-/* Converts and writes one append request (inside the transaction). */
-static int rioWriteAppend(RaftIo *p, RioReq *r) {
-  raftlite_entry aStack[16], *a = aStack;
+/* Converts every queued append to store entries and writes them with one
+** raftlite call: one transaction, and one segment per run of entries of a
+** term and kind instead of one per request. The requests are consecutive:
+** append() numbers them in order, and truncate and snapshot installs
+** write the queue before they move the next index. */
+static int rioWriteQueued(RaftIo *p) {
+  raftlite_entry aStack[64], *a = aStack;
   char **azJson = NULL;
-  unsigned n = r->u.app.n, i;
+  size_t n = 0, i = 0, k;
+  RioReq *r;
   int rv = 0;
-  if (n > 16) {
+  for (r = p->write.pFirst; r; r = r->pNext) n += r->u.app.n;
+  if (n == 0) return 0;
+  if (n > sizeof(aStack) / sizeof(aStack[0])) {
     a = sqlite3_malloc64(sizeof(*a) * n);
-    if (a == NULL) return RAFT_NOMEM;
+    if (a == NULL) goto nomem;
   }
-  for (i = 0; rv == 0 && i < n; i++) {
-    const struct raft_entry *e = &r->u.app.a[i];
-    a[i].log_id.term = e->term;
-    a[i].log_id.index = r->u.app.iFirst + i;
-    switch (e->type) {
-      case RAFT_COMMAND:
-        a[i].kind = RAFTLITE_NORMAL;
-        a[i].data = e->buf.base;
-        a[i].size = e->buf.len;
-        break;
-      case RAFT_BARRIER:
-        /* 0.15 puts 8 meaningless bytes in a barrier: stored blank. */
-        a[i].kind = RAFTLITE_BLANK;
-        a[i].data = NULL;
-        a[i].size = 0;
-        break;
-      case RAFT_CHANGE: {
-        struct raft_configuration c;
-        raft_configuration_init(&c);
-        rv = rioConfDecode(p, e->buf.base, e->buf.len, &c);
-        if (rv != 0) break;
-        if (azJson == NULL) {
-          azJson = sqlite3_malloc64(sizeof(char *) * n);
+  for (r = p->write.pFirst; rv == 0 && r; r = r->pNext) {
+    for (unsigned j = 0; rv == 0 && j < r->u.app.n; j++, i++) {
+      const struct raft_entry *e = &r->u.app.a[j];
+      a[i].log_id.term = e->term;
+      a[i].log_id.index = r->u.app.iFirst + j;
+      switch (e->type) {
+        case RAFT_COMMAND:
+          a[i].kind = RAFTLITE_NORMAL;
+          a[i].data = e->buf.base;
+          a[i].size = e->buf.len;
+          break;
+        case RAFT_BARRIER:
+          /* 0.15 puts 8 meaningless bytes in a barrier: stored blank. */
+          a[i].kind = RAFTLITE_BLANK;
+          a[i].data = NULL;
+          a[i].size = 0;
+          break;
+        case RAFT_CHANGE: {
+          struct raft_configuration c;
           if (azJson == NULL) {
-            raft_configuration_close(&c);
-            rv = RAFT_NOMEM;
-            break;
+            azJson = sqlite3_malloc64(sizeof(char *) * n);
+            if (azJson == NULL) goto nomem;
+            memset(azJson, 0, sizeof(char *) * n);
           }
-          memset(azJson, 0, sizeof(char *) * n);
+          raft_configuration_init(&c);
+          rv = rioConfDecode(p, e->buf.base, e->buf.len, &c);
+          if (rv != 0) break;
+          azJson[i] = rioConfToJson(p, &c, &rv);
+          raft_configuration_close(&c);
+          a[i].kind = RAFTLITE_MEMBERSHIP;
+          a[i].data = azJson[i];
+          a[i].size = azJson[i] ? strlen(azJson[i]) : 0;
+          break;
         }
-        azJson[i] = rioConfToJson(p, &c, &rv);
-        raft_configuration_close(&c);
-        a[i].kind = RAFTLITE_MEMBERSHIP;
-        a[i].data = azJson[i];
-        a[i].size = azJson[i] ? strlen(azJson[i]) : 0;
-        break;
+        default:
+          rioErr(p, "raftlite: entry %llu has type %d, not a command, barrier or change",
+                 a[i].log_id.index, e->type);
+          rv = RAFT_INVALID;
       }
-      default:
-        rioErr(p, "raftlite: entry %llu has type %d, not a command, barrier or change",
-               r->u.app.iFirst + i, e->type);
-        rv = RAFT_INVALID;
     }
   }
   if (rv == 0) {
     int rc = raftlite_append_to_log(p->store, a, n);
     if (rc != SQLITE_OK) rv = rioStoreErr(p, "append", rc);
   }
+  goto out;
+nomem:
+  rioErr(p, "raftlite: out of memory");
+  rv = RAFT_NOMEM;
+out:
   if (azJson) {
-    for (i = 0; i < n; i++) sqlite3_free(azJson[i]);
+    for (k = 0; k < n; k++) sqlite3_free(azJson[k]);
     sqlite3_free(azJson);
   }
   if (a != aStack) sqlite3_free(a);
   return rv;
 }
 
-/* Writes every queued append in one transaction and moves them to the
-** callback queue with the outcome. Returns it. */
+/* Writes every queued append (one atomic, durable raftlite call) and moves
+** them to the callback queue with the outcome. Returns it. */
 static int rioFlush(RaftIo *p) {
-  if (p->write.pFirst == NULL) return 0;
-  int rv = p->bBroken ? RAFT_IOERR : rioBegin(p);
   RioReq *r;
-  for (r = p->write.pFirst; rv == 0 && r; r = r->pNext) rv = rioWriteAppend(p, r);
-  if (!p->bBroken) rv = rioEnd(p, rv);
+  if (p->write.pFirst == NULL) return 0;
+  int rv = p->bBroken ? RAFT_IOERR : rioWriteQueued(p);
+  if (p->bBroken) rioErr(p, "raftlite: an earlier write failed: reopen the store");
   /* A lost append leaves raft's log and the store apart: nothing more is
   ** written through this io. */
   if (rv != 0) p->bBroken = 1;
