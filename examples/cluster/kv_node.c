@@ -14,6 +14,8 @@
 **                               storage in DIR/uv (the comparison)
 **       --threshold N --trailing M   snapshot every N applied entries,
 **                               keeping M (default 1024 and 128)
+**       --heartbeat MS          heartbeat timeout (default 50 ms); the
+**                               election timeout is 10 times it
 **   kv_node put HOST:PORT KEY VALUE     through the leader: prints OK
 **   kv_node get HOST:PORT KEY           the node's local value
 **   kv_node stat HOST:PORT              id, state, leader, term, last index,
@@ -40,6 +42,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,6 +330,9 @@ static void connectionCb(uv_stream_t *server, int status) {
     clientClose(c);
     return;
   }
+  /* Replies are small writes: without this, Nagle holds each one until
+  ** the client's delayed ACK of the previous one (40 ms). */
+  uv_tcp_nodelay(&c->tcp, 1);
   uv_read_start((uv_stream_t *)&c->tcp, allocCb, readCb);
 }
 
@@ -371,7 +377,7 @@ static int serve(int argc, char **argv) {
   Node *n = &node;
   char zSelf[64], zPath[1024];
   struct raft_configuration conf;
-  unsigned threshold = 1024, trailing = 128;
+  unsigned threshold = 1024, trailing = 128, heartbeat = 50;
   const char *zDir = argv[3];
   int rv;
 
@@ -385,6 +391,8 @@ static int serve(int argc, char **argv) {
       threshold = (unsigned)atoi(argv[i + 1]);
     } else if (strcmp(argv[i], "--trailing") == 0) {
       trailing = (unsigned)atoi(argv[i + 1]);
+    } else if (strcmp(argv[i], "--heartbeat") == 0) {
+      heartbeat = (unsigned)atoi(argv[i + 1]);
     } else {
       die("unknown option", argv[i]);
     }
@@ -435,8 +443,8 @@ static int serve(int argc, char **argv) {
   rv = raft_init(&n->raft, io, &n->fsm, n->id, zSelf);
   if (rv != 0) die("raft_init", raft_errmsg(&n->raft));
   n->raft.data = n;
-  raft_set_heartbeat_timeout(&n->raft, 50);
-  raft_set_election_timeout(&n->raft, 500);
+  raft_set_heartbeat_timeout(&n->raft, heartbeat);
+  raft_set_election_timeout(&n->raft, 10 * heartbeat);
   raft_set_install_snapshot_timeout(&n->raft, 1000);
   raft_set_snapshot_threshold(&n->raft, threshold);
   raft_set_snapshot_trailing(&n->raft, trailing);
@@ -489,8 +497,9 @@ static int dial(const char *zAddr) {
   a.sin_family = AF_INET;
   a.sin_port = htons((uint16_t)atoi(zColon + 1));
   if (inet_pton(AF_INET, zHost, &a.sin_addr) != 1) die(zAddr, "not an IPv4 address");
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
   if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) die(zAddr, strerror(errno));
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   return fd;
 }
 
