@@ -10,18 +10,23 @@
 ** trampolines that hand raft the outer io, since raft finds itself through
 ** io->data (which raft_init() sets: this file keeps its state in io->impl).
 **
-** Writes and callbacks go through two queues:
+** Writes and callbacks go through three queues:
 **
-**   aWrite   appends not yet written, in call order;
-**   aDone    finished requests whose callback has not fired, in order.
+**   write    appends not yet written, in call order;
+**   flight   appends a thread-pool job is writing;
+**   done     finished requests whose callback has not fired, in order.
 **
 ** A uv_prepare handle runs once per loop iteration, just before the loop
-** polls: it writes every queued append in one transaction (one sync for
-** all the appends of the iteration), moves them to aDone, and fires the
-** callbacks of aDone — so a callback never fires inside the call that
-** queued it, and an append's callback fires after its commit. A truncate,
-** a snapshot_put or a recover first writes the queued appends (not their
-** callbacks), so that the store sees the calls in raft's order.
+** polls: it fires the callbacks of done, then hands the whole write queue
+** to a job (uv_queue_work) that writes it with one raftlite call — one
+** transaction, one sync — while the loop runs on. Appends queued while a
+** job is out wait for the next job, so a busy loop makes bigger
+** transactions. The job's after-work callback moves flight to done. So a
+** callback never fires inside the call that queued it, and an append's
+** callback fires after its commit. A truncate, a snapshot_put, a recover
+** or a close first waits for the job (rioWait) and writes the write queue
+** itself (not the callbacks), so that the store sees raft's order; the
+** loop thread touches the store only while no job is using it.
 **
 ** Indexes: append() carries none. The io keeps the next index: from the
 ** store at load(), then moved by append, truncate and snapshot installs.
@@ -45,6 +50,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <pthread.h>
 #include <raft.h>
 #include <sqlite3.h>
 #include <uv.h>
@@ -100,7 +106,7 @@ typedef struct RaftIo {
   raft_io_recv_cb xRecv;
   raft_io_close_cb xClose;
   int bClosing;     /* close() was called */
-  int nCloseWait;   /* handles still closing */
+  int bTransportClosed, bPrepareClosed;
   int bBroken;      /* a write failed: every storage call fails from now */
   raft_term term;   /* the stored hard state */
   raft_id vote;
@@ -108,7 +114,22 @@ typedef struct RaftIo {
   RioQueue write;   /* appends not yet written */
   RioQueue done;    /* requests whose callback is due */
   const struct raft_snapshot *pPut; /* the FSM bytes build_snapshot writes */
+  /* The worker: a libuv thread-pool job that writes the appends in
+  ** flight, so that the loop runs on during the sync. */
+  int bAsync;         /* SQLite is threadsafe: writes go to the worker */
+  uv_work_t work;
+  int bWorkOut;       /* a job is out (until its after-work callback) */
+  RioQueue flight;    /* the appends the job writes */
+  int flightRv;       /* its outcome */
+  char zFlightErr[RAFT_ERRMSG_BUF_SIZE];
+  pthread_mutex_t mu;
+  pthread_cond_t cond;
+  int bBusy;          /* the job uses the store (guarded by mu) */
 } RaftIo;
+
+/* Where rioErr() writes on this thread: the worker's own buffer, since
+** the loop thread may write io->errmsg meanwhile. */
+static _Thread_local char *rioErrTarget = NULL;
 
 static void rioPush(RioQueue *q, RioReq *r) {
   r->pNext = NULL;
@@ -133,7 +154,7 @@ static RioReq *rioPop(RioQueue *q) {
 static void rioErr(RaftIo *p, const char *zFmt, ...) {
   va_list ap;
   va_start(ap, zFmt);
-  sqlite3_vsnprintf(RAFT_ERRMSG_BUF_SIZE, p->io->errmsg, zFmt, ap);
+  sqlite3_vsnprintf(RAFT_ERRMSG_BUF_SIZE, rioErrTarget ? rioErrTarget : p->io->errmsg, zFmt, ap);
   va_end(ap);
 }
 
@@ -403,19 +424,19 @@ static void rioWake(RaftIo *p) {
 ** term and kind instead of one per request. The requests are consecutive:
 ** append() numbers them in order, and truncate and snapshot installs
 ** write the queue before they move the next index. */
-static int rioWriteQueued(RaftIo *p) {
+static int rioWriteQueue(RaftIo *p, RioQueue *q) {
   raftlite_entry aStack[64], *a = aStack;
   char **azJson = NULL;
   size_t n = 0, i = 0, k;
   RioReq *r;
   int rv = 0;
-  for (r = p->write.pFirst; r; r = r->pNext) n += r->u.app.n;
+  for (r = q->pFirst; r; r = r->pNext) n += r->u.app.n;
   if (n == 0) return 0;
   if (n > sizeof(aStack) / sizeof(aStack[0])) {
     a = sqlite3_malloc64(sizeof(*a) * n);
     if (a == NULL) goto nomem;
   }
-  for (r = p->write.pFirst; rv == 0 && r; r = r->pNext) {
+  for (r = q->pFirst; rv == 0 && r; r = r->pNext) {
     for (unsigned j = 0; rv == 0 && j < r->u.app.n; j++, i++) {
       const struct raft_entry *e = &r->u.app.a[j];
       a[i].log_id.term = e->term;
@@ -473,12 +494,35 @@ out:
   return rv;
 }
 
-/* Writes every queued append (one atomic, durable raftlite call) and moves
-** them to the callback queue with the outcome. Returns it. */
+/* Waits until the worker has left the store, then moves what it wrote to
+** the callback queue (once). On the loop thread. */
+static void rioWait(RaftIo *p) {
+  RioReq *r;
+  if (!p->bAsync) return;
+  pthread_mutex_lock(&p->mu);
+  while (p->bBusy) pthread_cond_wait(&p->cond, &p->mu);
+  pthread_mutex_unlock(&p->mu);
+  if (p->flight.pFirst == NULL) return;
+  if (p->flightRv != 0) {
+    /* A lost append leaves raft's log and the store apart. */
+    p->bBroken = 1;
+    memcpy(p->io->errmsg, p->zFlightErr, RAFT_ERRMSG_BUF_SIZE);
+  }
+  while ((r = rioPop(&p->flight)) != NULL) {
+    r->status = p->flightRv;
+    rioPush(&p->done, r);
+  }
+  rioWake(p);
+}
+
+/* Writes every queued append (one atomic, durable raftlite call) on the
+** loop thread, after what the worker has in flight, and moves them to the
+** callback queue with the outcome. Returns it. */
 static int rioFlush(RaftIo *p) {
   RioReq *r;
+  rioWait(p);
   if (p->write.pFirst == NULL) return 0;
-  int rv = p->bBroken ? RAFT_IOERR : rioWriteQueued(p);
+  int rv = p->bBroken ? RAFT_IOERR : rioWriteQueue(p, &p->write);
   if (p->bBroken) rioErr(p, "raftlite: an earlier write failed: reopen the store");
   /* A lost append leaves raft's log and the store apart: nothing more is
   ** written through this io. */
@@ -489,6 +533,61 @@ static int rioFlush(RaftIo *p) {
   }
   rioWake(p);
   return rv;
+}
+
+/* The job: writes the appends in flight, off the loop thread. */
+static void rioWorkCb(uv_work_t *w) {
+  RaftIo *p = w->data;
+  rioErrTarget = p->zFlightErr;
+  int rv = rioWriteQueue(p, &p->flight);
+  rioErrTarget = NULL;
+  pthread_mutex_lock(&p->mu);
+  p->flightRv = rv;
+  p->bBusy = 0;
+  pthread_cond_signal(&p->cond);
+  pthread_mutex_unlock(&p->mu);
+}
+
+static void rioCloseStep(RaftIo *p);
+
+static void rioAfterWorkCb(uv_work_t *w, int status) {
+  RaftIo *p = w->data;
+  (void)status;
+  rioWait(p);
+  p->bWorkOut = 0;
+  if (p->bClosing) {
+    rioCloseStep(p);
+  } else {
+    rioWake(p); /* callbacks due, and the appends queued meanwhile */
+  }
+}
+
+/* Hands the queued appends to the worker, unless a job is out: the
+** appends queued meanwhile go together in the next one. */
+static void rioKick(RaftIo *p) {
+  if (p->write.pFirst == NULL || p->bWorkOut || p->bClosing) return;
+  if (!p->bAsync || p->bBroken) {
+    rioFlush(p);
+    return;
+  }
+  p->flight = p->write;
+  p->write.pFirst = p->write.pLast = NULL;
+  p->zFlightErr[0] = 0;
+  pthread_mutex_lock(&p->mu);
+  p->bBusy = 1;
+  pthread_mutex_unlock(&p->mu);
+  p->bWorkOut = 1;
+  p->work.data = p;
+  if (uv_queue_work(p->loop, &p->work, rioWorkCb, rioAfterWorkCb) != 0) {
+    /* No thread pool: written here instead. */
+    p->bWorkOut = 0;
+    pthread_mutex_lock(&p->mu);
+    p->bBusy = 0;
+    pthread_mutex_unlock(&p->mu);
+    p->write = p->flight;
+    p->flight.pFirst = p->flight.pLast = NULL;
+    rioFlush(p);
+  }
 }
 
 static void rioFire(RioReq *r) {
@@ -506,21 +605,22 @@ static void rioFire(RioReq *r) {
   sqlite3_free(r);
 }
 
-/* Writes what is queued and fires what is due, until nothing is left:
-** a callback may queue more. */
+/* Fires what is due (a callback may queue more), then hands what is
+** queued to the worker. */
 static void rioDrain(RaftIo *p) {
+  RioReq *r;
   for (;;) {
-    rioFlush(p);
-    RioReq *r = rioPop(&p->done);
-    if (r == NULL) break;
-    rioFire(r);
+    while ((r = rioPop(&p->done)) != NULL) rioFire(r);
+    rioKick(p);
+    if (p->done.pFirst == NULL) break; /* the synchronous fallback's */
   }
 }
 
 static void rioPrepareCb(uv_prepare_t *h) {
   RaftIo *p = h->data;
   rioDrain(p);
-  if (p->write.pFirst == NULL && p->done.pFirst == NULL && p->bPrepareOn) {
+  /* With a job out, its after-work callback wakes the handle again. */
+  if (p->done.pFirst == NULL && (p->write.pFirst == NULL || p->bWorkOut) && p->bPrepareOn) {
     uv_prepare_stop(&p->prepare);
     p->bPrepareOn = 0;
   }
@@ -598,19 +698,27 @@ static int rioAsyncWork(struct raft_io *io, struct raft_io_async_work *req,
   return rv;
 }
 
+/* raft's close callback, once the transport and the prepare handle are
+** closed and no job is out. */
 static void rioCloseStep(RaftIo *p) {
-  if (--p->nCloseWait > 0) return;
+  if (!p->bTransportClosed || (p->bPrepareInit && !p->bPrepareClosed) || p->bWorkOut) return;
   /* raft frees its log in its close callback: every callback first. */
+  rioWait(p);
   while (p->done.pFirst) rioFire(rioPop(&p->done));
-  if (p->xClose) p->xClose(p->io);
+  raft_io_close_cb xClose = p->xClose;
+  p->xClose = NULL;
+  if (xClose) xClose(p->io);
 }
 
 static void rioPrepareClosed(uv_handle_t *h) {
-  rioCloseStep(h->data);
+  RaftIo *p = h->data;
+  p->bPrepareClosed = 1;
+  rioCloseStep(p);
 }
 
 static void rioTransportClosed(struct raft_io *transport) {
   RaftIo *p = transport->data;
+  p->bTransportClosed = 1;
   rioDrain(p);
   if (p->bPrepareInit) {
     uv_close((uv_handle_t *)&p->prepare, rioPrepareClosed);
@@ -626,7 +734,6 @@ static void rioClose(struct raft_io *io, raft_io_close_cb cb) {
   /* Queued appends are written now; their callbacks fire before cb. */
   rioFlush(p);
   /* The transport closes first, then the prepare handle (rioCloseStep). */
-  p->nCloseWait = 1;
   p->transport->close(p->transport, rioTransportClosed);
 }
 
@@ -755,6 +862,7 @@ static int rioLoad(struct raft_io *io, raft_term *term, raft_id *voted_for,
   *snapshot = NULL;
   *entries = NULL;
   *n_entries = 0;
+  rioWait(p);
   rc = raftlite_read_hard_state(p->store, &hs, &found);
   if (rc != SQLITE_OK) return rioStoreErr(p, "read_hard_state", rc);
   rc = raftlite_get_log_state(p->store, &ls);
@@ -839,6 +947,7 @@ static int rioAppendConf(RaftIo *p, raft_term term, raft_index index,
 static int rioBootstrap(struct raft_io *io, const struct raft_configuration *conf) {
   RaftIo *p = io->impl;
   int pristine = 0;
+  rioWait(p);
   int rv = rioPristine(p, &pristine);
   if (rv != 0) return rv;
   if (!pristine) {
@@ -881,6 +990,7 @@ static int rioRecover(struct raft_io *io, const struct raft_configuration *conf)
 }
 
 static int rioSaveHardState(RaftIo *p, raft_term term, raft_id vote) {
+  rioWait(p);
   if (p->bBroken) {
     rioErr(p, "raftlite: an earlier write failed: reopen the store");
     return RAFT_IOERR;
@@ -1125,6 +1235,7 @@ static int rioSnapshotGet(struct raft_io *io, struct raft_io_snapshot_get *req,
   r->eType = RIO_GET;
   r->u.get.req = req;
   r->u.get.cb = cb;
+  rioWait(p);
   r->status = rioReadSnapshot(p, &r->u.get.pSnap);
   if (r->status == 0 && r->u.get.pSnap == NULL) r->status = RAFT_NOTFOUND;
   rioPush(&p->done, r);
@@ -1137,6 +1248,8 @@ static int rioSnapshotGet(struct raft_io *io, struct raft_io_snapshot_get *req,
 /* ==================================================================== */
 
 static void rioFree(RaftIo *p) {
+  pthread_mutex_destroy(&p->mu);
+  pthread_cond_destroy(&p->cond);
   sqlite3_finalize(p->pBegin);
   sqlite3_finalize(p->pCommit);
   sqlite3_finalize(p->pRollback);
@@ -1161,6 +1274,11 @@ int raftlite_raft_io_init(struct raft_io *io, struct raft_io *transport, struct 
   p->loop = loop;
   p->db = db;
   io->impl = p;
+  pthread_mutex_init(&p->mu, NULL);
+  pthread_cond_init(&p->cond, NULL);
+  /* The worker uses the connection while the loop thread does not: that
+  ** needs a threadsafe SQLite; otherwise every write is the loop's. */
+  p->bAsync = sqlite3_threadsafe() != 0;
   rc = raftlite_open(db, zSchema, &p->store);
   if (rc != SQLITE_OK) {
     snprintf(io->errmsg, sizeof(io->errmsg),

@@ -53,9 +53,11 @@ struct uv_loop_s; /* libuv's uv_loop_t */
 **   - set_term and set_vote are committed before they return (a new term
 **     clears the vote; voted_for 0 means no vote);
 **   - the appends of one event-loop iteration are written in one
-**     transaction, from a uv_prepare handle on loop, and their callbacks
-**     fire after its commit, never inside append(); a truncate, a
-**     snapshot_put, a recover or a close writes the appends before it;
+**     transaction by a job on libuv's thread pool (so that the loop runs
+**     on during the sync; the appends that arrive meanwhile form the next
+**     transaction), and their callbacks fire on the loop after its commit,
+**     never inside append(); a truncate, a snapshot_put, a recover or a
+**     close first waits for that job and writes the queued appends;
 **   - entries: RAFT_COMMAND is a normal entry, RAFT_BARRIER a blank one,
 **     RAFT_CHANGE a membership entry whose JSON names the voters in
 **     "configs" and every server in "nodes" with its address and role:
@@ -69,7 +71,11 @@ struct uv_loop_s; /* libuv's uv_loop_t */
 **     the whole log, in one transaction.
 **
 ** The connection must meet raftlite_open()'s settings (synchronous FULL or
-** EXTRA for a file database) and must outlive the io. The transport must
+** EXTRA for a file database) and must outlive the io. It is the io's: a
+** thread-pool job uses it while appends are written, so the application
+** uses another connection (to the same file) for its own tables. With a
+** SQLite built without threads (sqlite3_threadsafe() 0) the loop writes
+** the appends itself. The transport must
 ** be a raft_uv io that raft is never given directly: its storage methods
 ** are not used, and its directory must be a dedicated one (its init
 ** deletes files it does not know there). Call raft_uv_set_*() on

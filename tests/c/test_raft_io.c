@@ -126,9 +126,10 @@ static void tTearDown(void *p) {
   tearDown(p);
 }
 
-/* One turn of the loop: the prepare handle writes and fires. */
+/* The loop until it is idle: the prepare handle hands the queued appends
+** to the worker, whose job ends with the callbacks. */
 static void turn(void) {
-  uv_run(&t.loop, UV_RUN_NOWAIT);
+  uv_run(&t.loop, UV_RUN_DEFAULT);
 }
 
 /* A one-value query on the second connection, as text (static buffer). */
