@@ -250,6 +250,13 @@ int raftlite_purge_logs_upto(raftlite *p, raftlite_log_id upto) {
   return rlPurge(&p->store, (i64)upto.index, 1, (i64)upto.term, NULL);
 }
 
+int raftlite_purge_upto(raftlite *p, uint64_t index) {
+  rlResetError(&p->store);
+  int rc = rlCheckU64(&p->store, "index", index);
+  if (rc != SQLITE_OK) return rc;
+  return rlPurgeByIndex(&p->store, (i64)index);
+}
+
 int raftlite_get_log_id(raftlite *p, uint64_t index, raftlite_log_id *out) {
   memset(out, 0, sizeof(*out));
   rlResetError(&p->store);
@@ -339,6 +346,15 @@ int raftlite_apply_to_state_machine(raftlite *p, const raftlite_entry *a,
   return rlApplyEntries(&p->store, a, n, out);
 }
 
+int raftlite_apply_upto(raftlite *p, uint64_t index, raftlite_responses *out) {
+  if (out) memset(out, 0, sizeof(*out));
+  rlResetError(&p->store);
+  int rc = rlCheckU64(&p->store, "index", index);
+  if (rc != SQLITE_OK) return rc;
+  i64 iApplied;
+  return rlApplyLog(&p->store, (i64)index, &iApplied, out);
+}
+
 int raftlite_get_initial_state(raftlite *p, raftlite_log_state *log,
                                raftlite_applied_state *applied,
                                raftlite_hard_state *hs, int *pHasHardState) {
@@ -398,6 +414,15 @@ int raftlite_build_snapshot(raftlite *p, raftlite_snapshot_meta *meta,
 
 int raftlite_begin_receiving_snapshot(raftlite *p, raftlite_snapshot **ppData) {
   return rlBeginReceiving(&p->store, ppData);
+}
+
+int raftlite_begin_snapshot(raftlite *p, raftlite_snapshot **ppData) {
+  return rlBeginReceiving(&p->store, ppData);
+}
+
+int raftlite_commit_snapshot(raftlite *p, raftlite_snapshot *data,
+                             raftlite_snapshot_meta *meta) {
+  return rlCommitSnapshot(&p->store, data, meta);
 }
 
 int raftlite_install_snapshot(raftlite *p, const raftlite_snapshot_meta *meta,

@@ -246,6 +246,14 @@ static const struct RlMessage {
     [RL_MSG_UPGRADE_BROKEN] = {RAFTLITE_NO_VIOLATION, SQLITE_CONSTRAINT,
      "the store in schema \"%s\" cannot be upgraded: it breaks a rule (%s); "
      "the store is left as it was (raft_check() lists every problem)"},
+    [RL_MSG_NOT_BUILDING] = {RAFTLITE_NO_VIOLATION, SQLITE_MISUSE,
+     "commit_snapshot takes a writable stream from begin_snapshot (or "
+     "begin_receiving_snapshot) of the same store"},
+    [RL_MSG_SNAPSHOT_DECLARED] = {RAFTLITE_SNAPSHOT_INVALID, SQLITE_CONSTRAINT,
+     "the store's state machine is declared in SQL (raft_state_machine) "
+     "with no C snapshot callback: its snapshots are SQLite images of the "
+     "declared tables that raftlite builds; use build_snapshot, or set a C "
+     "state machine with a snapshot callback"},
 };
 
 _Static_assert(sizeof(aMessage) / sizeof(aMessage[0]) == RL_MSG_COUNT,

@@ -371,6 +371,9 @@ int rlTruncate(RlStore *p, i64 iIndex, i64 *pnEntries) {
 /* ------------------------------------------------------------------ */
 /* purge_logs_upto                                                     */
 
+static int purgeImpl(RlStore *p, i64 iIndex, int bHasTerm, i64 iTerm, int bAppliedTerm,
+                     i64 *pnEntries);
+
 int rlReadEntryTerm(RlStore *p, i64 iIndex, int *pbFound, i64 *piTerm) {
   sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_READ_ENTRY);
   if (pStmt == NULL) return p->rcStmt;
@@ -382,6 +385,17 @@ int rlReadEntryTerm(RlStore *p, i64 iIndex, int *pbFound, i64 *piTerm) {
 }
 
 int rlPurge(RlStore *p, i64 iIndex, int bHasTerm, i64 iTerm, i64 *pnEntries) {
+  return purgeImpl(p, iIndex, bHasTerm, iTerm, 0, pnEntries);
+}
+
+int rlPurgeByIndex(RlStore *p, i64 iIndex) {
+  return purgeImpl(p, iIndex, 0, 0, 1, NULL);
+}
+
+/* bAppliedTerm: without a term, last_applied's when it is the id at
+** iIndex (raftlite_purge_upto). */
+static int purgeImpl(RlStore *p, i64 iIndex, int bHasTerm, i64 iTerm, int bAppliedTerm,
+                     i64 *pnEntries) {
   RlState state;
   int rc = rlBegin(p);
   if (rc != SQLITE_OK) return rc; /* nothing to roll back */
@@ -410,6 +424,13 @@ int rlPurge(RlStore *p, i64 iIndex, int bHasTerm, i64 iTerm, i64 *pnEntries) {
     rc = rlFail(p, RL_MSG_PURGE_BELOW_PURGED, rlLogIdText(&state.purged, zA),
                 rlLogIdText(&got, zB));
     return rlEnd(p, rc);
+  }
+  if (bAppliedTerm && !bFound && !bHasTerm && state.applied.has &&
+      state.applied.index == iIndex) {
+    /* Past the log's end, at last_applied (entries applied but never
+    ** appended): its id is known. */
+    bHasTerm = 1;
+    got.term = state.applied.term;
   }
   if (!bFound && !bHasTerm) {
     /* Absent and not purged: below the first entry, or past the last. */
@@ -581,8 +602,27 @@ static int applyOne(RlStore *p, const raftlite_entry *e, const RlLogId *pPrev,
   return failInvalidMembership(p, rc, e);
 }
 
-int rlApplyUpTo(RlStore *p, i64 iIndex, i64 *piApplied) {
+/* Appends r to the responses being collected (r is theirs from now on). */
+static int addResponse(raftlite_responses *pOut, size_t *pnAlloc, raftlite_response *r) {
+  if (pOut->n == *pnAlloc) {
+    size_t nNew = *pnAlloc ? *pnAlloc * 2 : 16;
+    raftlite_response *aNew = sqlite3_realloc64(pOut->a, nNew * sizeof(*aNew));
+    if (aNew == NULL) {
+      sqlite3_free(r->data);
+      return SQLITE_NOMEM;
+    }
+    pOut->a = aNew;
+    *pnAlloc = nNew;
+  }
+  pOut->a[pOut->n++] = *r;
+  return SQLITE_OK;
+}
+
+int rlApplyLog(RlStore *p, i64 iIndex, i64 *piApplied, raftlite_responses *pOut) {
   RlState state;
+  raftlite_responses got = {NULL, 0};
+  size_t nAlloc = 0;
+  if (pOut) memset(pOut, 0, sizeof(*pOut));
   /* The declared statement is prepared before the savepoint opens:
   ** preparing under the authorizer expires the store's statements. */
   int rc = p->sm.apply ? SQLITE_OK : rlSmPrepare(p);
@@ -593,8 +633,19 @@ int rlApplyUpTo(RlStore *p, i64 iIndex, i64 *piApplied) {
   *piApplied = state.applied.has ? state.applied.index : -1;
   if (state.applied.has && iIndex <= state.applied.index) return rlEnd(p, rc);
 
+  /* Every index of the range must be present: the present entries are
+  ** exactly first..last, so the first missing one is known before any
+  ** entry reaches the state machine. */
+  i64 iFrom = state.applied.has ? state.applied.index + 1 : state.first.index;
+  if (!state.first.has || iFrom < state.first.index || iIndex > state.last.index) {
+    i64 iMissing = !state.first.has ? (state.applied.has ? iFrom : iIndex)
+                   : iFrom < state.first.index ? iFrom
+                   : iFrom > state.last.index ? iFrom : state.last.index + 1;
+    return rlEnd(p, rlFail(p, RL_MSG_NOT_FOUND, iMissing));
+  }
+
   /* From last_applied + 1, or from the first entry of a fresh state
-  ** machine, through iIndex: every index must be present. */
+  ** machine, through iIndex. */
   sqlite3_stmt *pRead = rlStmt(p, RL_STMT_READ_SEGMENTS);
   if (pRead == NULL) return rlEnd(p, p->rcStmt);
   i64 iNext = state.applied.has ? state.applied.index + 1 : -1;
@@ -611,7 +662,11 @@ int rlApplyUpTo(RlStore *p, i64 iIndex, i64 *piApplied) {
     if (iNext >= 0 && iIdx != iNext) break; /* a hole: reported below */
     raftlite_response response = {NULL, 0};
     rc = applyOne(p, &e, prev.has ? &prev : NULL, &state, &response);
-    sqlite3_free(response.data); /* SQL callers have no use for responses */
+    if (rc == SQLITE_OK && pOut) {
+      rc = addResponse(&got, &nAlloc, &response);
+    } else {
+      sqlite3_free(response.data); /* SQL callers have no use for responses */
+    }
     prev = entryLogId(&e);
     iNext = iIdx + 1;
   }
@@ -622,7 +677,17 @@ int rlApplyUpTo(RlStore *p, i64 iIndex, i64 *piApplied) {
     rc = rlFail(p, RL_MSG_NOT_FOUND, iNext < 0 ? iIndex : iNext);
   }
   if (rc == SQLITE_OK) *piApplied = iIndex;
-  return rlEnd(p, rc);
+  rc = rlEnd(p, rc);
+  if (rc == SQLITE_OK && pOut) {
+    *pOut = got;
+  } else {
+    raftlite_responses_free(&got);
+  }
+  return rc;
+}
+
+int rlApplyUpTo(RlStore *p, i64 iIndex, i64 *piApplied) {
+  return rlApplyLog(p, iIndex, piApplied, NULL);
 }
 
 int rlApplyEntries(RlStore *p, const raftlite_entry *a, size_t n,

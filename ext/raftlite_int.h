@@ -165,6 +165,8 @@ typedef enum RlMsg {
   RL_MSG_ENTRY_TOO_BIG,
   RL_MSG_SEGMENT_DAMAGED,
   RL_MSG_UPGRADE_BROKEN,
+  RL_MSG_NOT_BUILDING,
+  RL_MSG_SNAPSHOT_DECLARED,
   RL_MSG_COUNT
 } RlMsg;
 
@@ -367,8 +369,14 @@ int rlSaveHardState(RlStore *p, i64 iTerm, int bHasVote, i64 iVote);
 int rlAppend(RlStore *p, RlEntrySource *pSrc, i64 *pnEntries);
 int rlTruncate(RlStore *p, i64 iIndex, i64 *pnEntries);
 int rlPurge(RlStore *p, i64 iIndex, int bHasTerm, i64 iTerm, i64 *pnEntries);
-/* raft_apply(n): applies the log from last_applied + 1 through iIndex;
-** *piApplied is the new last_applied index (-1: none). */
+/* purge_upto: rlPurge() without a term, which is also last_applied's when
+** that is the id at iIndex (entries applied but never appended). */
+int rlPurgeByIndex(RlStore *p, i64 iIndex);
+/* raft_apply(n), raftlite_apply_upto(): applies the log from last_applied
+** + 1 through iIndex; *piApplied is the new last_applied index (-1: none).
+** pOut (may be NULL) gets one response per entry applied (empty on
+** error). rlApplyUpTo() discards them. */
+int rlApplyLog(RlStore *p, i64 iIndex, i64 *piApplied, raftlite_responses *pOut);
 int rlApplyUpTo(RlStore *p, i64 iIndex, i64 *piApplied);
 /* apply_to_state_machine: applies the n entries given, filling pOut with
 ** one response per entry (left empty on error). */
@@ -384,6 +392,9 @@ int rlBuildSnapshot(RlStore *p, raftlite_snapshot_meta *pMeta,
                     raftlite_snapshot **ppStream);
 int rlInstallSnapshot(RlStore *p, const raftlite_snapshot_meta *pMeta,
                       raftlite_snapshot *pData, raftlite_sm_changes *pOut);
+/* commit_snapshot: the bytes of stream pData (taken, closed) become the
+** current snapshot as of last_applied; *pMeta (may be NULL) its meta. */
+int rlCommitSnapshot(RlStore *p, raftlite_snapshot *pData, raftlite_snapshot_meta *pMeta);
 int rlGetCurrentSnapshot(RlStore *p, raftlite_snapshot_meta *pMeta,
                          raftlite_snapshot **ppStream);
 /* A writable stream over receiving stream iRow (SQL: raft_snapshot_write). */
@@ -401,6 +412,9 @@ int rlSmDeclare(RlStore *p, const char *zTablesJson, const char *zApply, i64 *pn
 int rlSmApply(RlStore *p, const raftlite_entry *e, raftlite_response *pOut);
 int rlSmSnapshot(RlStore *p, raftlite_snapshot *w);
 int rlSmRestore(RlStore *p, raftlite_snapshot *r, const raftlite_snapshot_meta *pMeta);
+/* *pbDeclared: whether the store declares state-machine tables (then its
+** snapshots are images that rlSmSnapshot() builds). */
+int rlSmDeclared(RlStore *p, int *pbDeclared);
 /* Prepares the declared apply statement (under its authorizer) when it is
 ** not ready; call it outside the store's savepoint, before rlBegin() of
 ** an operation that may apply (setting an authorizer expires every

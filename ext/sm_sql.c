@@ -357,6 +357,21 @@ static int readTables(RlStore *p, SmTables *t) {
   return SQLITE_OK;
 }
 
+int rlSmDeclared(RlStore *p, int *pbDeclared) {
+  *pbDeclared = 0;
+  char *zSql = rlExpandSchema("SELECT EXISTS (SELECT 1 FROM $S.raftlite_sm_table)", p->zSchema);
+  if (zSql == NULL) return SQLITE_NOMEM;
+  sqlite3_stmt *pStmt = NULL;
+  int rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, NULL);
+  sqlite3_free(zSql);
+  if (rc == SQLITE_OK && sqlite3_step(pStmt) == SQLITE_ROW) {
+    *pbDeclared = sqlite3_column_int(pStmt, 0);
+  }
+  int rc2 = sqlite3_finalize(pStmt);
+  if (rc == SQLITE_OK) rc = rc2;
+  return rc == SQLITE_OK ? rc : rlFailSqlite(p, rc);
+}
+
 /* The first keyword of zSql past blanks and comments, upper-cased. */
 static void firstKeyword(const char *z, char *zOut, size_t nOut) {
   for (;;) {

@@ -386,6 +386,42 @@ static int sealSnapshot(RlStore *p, i64 iRow, const raftlite_snapshot_meta *pMet
   return rc;
 }
 
+/* A refused stream (row iRow, refused with rc) is consumed: its bytes are
+** dropped, the error kept. After a resource error (memory, disk, busy) the
+** bytes stay, whole, for the next raftlite_open to reclaim: the delete
+** would likely fail too, and must not commit on its own. */
+static void dropRefused(RlStore *p, i64 iRow, int rc) {
+  if (rlIsResourceError(rc)) return;
+  char *zErr = p->zErrMsg;
+  raftlite_violation_kind eKind = p->eKind;
+  p->zErrMsg = NULL;
+  /* In a savepoint of its own: a half-done delete (its chunks going row
+  ** by row) is undone whole, never left as orphan chunks. */
+  if (rlBegin(p) == SQLITE_OK) {
+    int rcDelete = execOnRow(p, "DELETE FROM $S.raftlite_snapshot WHERE id = ?1"
+                                " AND snapshot_id IS NULL", iRow);
+    rlEnd(p, rcDelete);
+  }
+  rlResetError(p);
+  p->zErrMsg = zErr;
+  p->eKind = eKind;
+}
+
+/* The meta of a snapshot as of last_applied, for stream row iRow. */
+static int metaAsOfApplied(RlStore *p, i64 iRow, raftlite_snapshot_meta *pMeta) {
+  raftlite_applied_state applied;
+  memset(pMeta, 0, sizeof(*pMeta));
+  int rc = rlReadApplied(p, &applied);
+  if (rc != SQLITE_OK) return rc;
+  pMeta->last_log_id = applied.last_applied;
+  pMeta->has_membership = applied.has_membership;
+  pMeta->membership_log_id = applied.membership_log_id;
+  pMeta->membership_json = applied.membership_json;
+  sqlite3_snprintf(sizeof(pMeta->snapshot_id), pMeta->snapshot_id, "%lld-%lld-%lld",
+                   (i64)pMeta->last_log_id.term, (i64)pMeta->last_log_id.index, iRow);
+  return SQLITE_OK;
+}
+
 int rlBuildSnapshot(RlStore *p, raftlite_snapshot_meta *pMeta,
                     raftlite_snapshot **ppStream) {
   memset(pMeta, 0, sizeof(*pMeta));
@@ -409,20 +445,8 @@ int rlBuildSnapshot(RlStore *p, raftlite_snapshot_meta *pMeta,
   /* The meta: as of last_applied, with the applied membership. */
   raftlite_snapshot_meta meta;
   memset(&meta, 0, sizeof(meta));
-  if (rc == SQLITE_OK) {
-    raftlite_applied_state applied;
-    rc = rlReadApplied(p, &applied);
-    if (rc == SQLITE_OK) {
-      meta.last_log_id = applied.last_applied;
-      meta.has_membership = applied.has_membership;
-      meta.membership_log_id = applied.membership_log_id;
-      meta.membership_json = applied.membership_json;
-      sqlite3_snprintf(sizeof(meta.snapshot_id), meta.snapshot_id, "%lld-%lld-%lld",
-                       (i64)meta.last_log_id.term, (i64)meta.last_log_id.index,
-                       w->iRow);
-      rc = sealSnapshot(p, w->iRow, &meta, 1);
-    }
-  }
+  if (rc == SQLITE_OK) rc = metaAsOfApplied(p, w->iRow, &meta);
+  if (rc == SQLITE_OK) rc = sealSnapshot(p, w->iRow, &meta, 1);
   rc = rlEnd(p, rc);
   if (rc == SQLITE_OK) {
     w->bWritable = 0;
@@ -432,6 +456,45 @@ int rlBuildSnapshot(RlStore *p, raftlite_snapshot_meta *pMeta,
   } else {
     sqlite3_free(meta.membership_json);
     raftlite_snapshot_close(w);
+  }
+  return rc;
+}
+
+int rlCommitSnapshot(RlStore *p, raftlite_snapshot *pData, raftlite_snapshot_meta *pMeta) {
+  if (pMeta) memset(pMeta, 0, sizeof(*pMeta));
+  rlResetError(p);
+  i64 iRow = pData ? pData->iRow : 0;
+  int rc = SQLITE_OK;
+  if (pData == NULL || !pData->bWritable || pData->pStore != p) {
+    rc = rlFail(p, RL_MSG_NOT_BUILDING);
+  }
+  /* The SQL declaration's snapshots are images it builds and checks on
+  ** restore: bytes from elsewhere would be refused at every install. */
+  if (rc == SQLITE_OK && p->sm.snapshot == NULL) {
+    int bDeclared = 0;
+    rc = rlSmDeclared(p, &bDeclared);
+    if (rc == SQLITE_OK && bDeclared) rc = rlFail(p, RL_MSG_SNAPSHOT_DECLARED);
+  }
+  int bBegun = 0;
+  if (rc == SQLITE_OK) {
+    rc = rlBegin(p);
+    bBegun = rc == SQLITE_OK;
+  }
+  if (rc == SQLITE_OK) rc = streamAlive(pData);
+  RlState state;
+  if (rc == SQLITE_OK) rc = rlReadState(p, &state);
+  if (rc == SQLITE_OK && !state.applied.has) rc = rlFail(p, RL_MSG_NOTHING_APPLIED);
+  raftlite_snapshot_meta meta;
+  memset(&meta, 0, sizeof(meta));
+  if (rc == SQLITE_OK) rc = metaAsOfApplied(p, iRow, &meta);
+  if (rc == SQLITE_OK) rc = sealSnapshot(p, iRow, &meta, 1);
+  if (bBegun) rc = rlEnd(p, rc);
+  if (rc != SQLITE_OK && iRow > 0 && pData->pStore == p) dropRefused(p, iRow, rc);
+  raftlite_snapshot_close(pData); /* ours, whatever happened */
+  if (rc == SQLITE_OK && pMeta) {
+    *pMeta = meta;
+  } else {
+    sqlite3_free(meta.membership_json);
   }
   return rc;
 }
@@ -534,25 +597,7 @@ int rlInstallSnapshot(RlStore *p, const raftlite_snapshot_meta *pMeta,
   }
   if (rc == SQLITE_OK) rc = rlPurge(p, last.index, 1, last.term, NULL);
   if (bBegun) rc = rlEnd(p, rc);
-  if (rc != SQLITE_OK && iRow > 0 && pData->pStore == p && !rlIsResourceError(rc)) {
-    /* A refused stream is consumed: drop its bytes, keep the error. After
-    ** a resource error (memory, disk, busy) the bytes stay, whole, for the
-    ** next raftlite_open to reclaim: the delete would likely fail too, and
-    ** must not commit on its own. */
-    char *zErr = p->zErrMsg;
-    raftlite_violation_kind eKind = p->eKind;
-    p->zErrMsg = NULL;
-    /* In a savepoint of its own: a half-done delete (its chunks going row
-    ** by row) is undone whole, never left as orphan chunks. */
-    if (rlBegin(p) == SQLITE_OK) {
-      int rcDelete = execOnRow(p, "DELETE FROM $S.raftlite_snapshot WHERE id = ?1"
-                                  " AND snapshot_id IS NULL", iRow);
-      rlEnd(p, rcDelete);
-    }
-    rlResetError(p);
-    p->zErrMsg = zErr;
-    p->eKind = eKind;
-  }
+  if (rc != SQLITE_OK && iRow > 0 && pData->pStore == p) dropRefused(p, iRow, rc);
   raftlite_snapshot_close(pData); /* ours, whatever happened */
   if (rc == SQLITE_OK) {
     pOut->has_last_applied = 1;

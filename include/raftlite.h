@@ -390,8 +390,24 @@ RAFTLITE_API int raftlite_delete_conflict_logs_since(raftlite *p, raftlite_log_i
 */
 RAFTLITE_API int raftlite_purge_logs_upto(raftlite *p, raftlite_log_id upto);
 
+/*
+** purge_upto: raftlite_purge_logs_upto() by index alone, as SQL
+** raft_purge(index) does: the term is the one of the entry at index, or of
+** last_purged at its index; also (unlike SQL, which needs the term there)
+** of last_applied when that is the log id at index, past the log's last
+** entry (entries applied but never appended). Refused
+** as raftlite_purge_logs_upto() is (PURGE_NON_APPLIED above last_applied),
+** and with SQLITE_NOTFOUND and LOG_INDEX_NOT_FOUND when none of those
+** holds index (below the first entry, or past the last entry and
+** last_applied). index <= last_purged.index is a no-op. Atomic; inside a
+** caller's transaction, a savepoint of it.
+*/
+RAFTLITE_API int raftlite_purge_upto(raftlite *p, uint64_t index);
+
 /* get_log_id (provided): the log id of the entry at index; at the last
-** purged index, the last purged log id; otherwise SQLITE_NOTFOUND with
+** purged index, the last purged log id (also right after
+** raftlite_install_snapshot(), which purges up to the snapshot's last log
+** id, and after raftlite_purge_upto()); otherwise SQLITE_NOTFOUND with
 ** LOG_INDEX_NOT_FOUND. */
 RAFTLITE_API int raftlite_get_log_id(raftlite *p, uint64_t index, raftlite_log_id *out);
 
@@ -418,6 +434,26 @@ RAFTLITE_API void raftlite_applied_state_free(raftlite_applied_state *s);
 RAFTLITE_API int raftlite_apply_to_state_machine(raftlite *p, const raftlite_entry *a, size_t n,
                                                  raftlite_responses *out);
 RAFTLITE_API void raftlite_responses_free(raftlite_responses *r);
+
+/*
+** apply_upto: applies the log's own entries from last_applied.index + 1
+** (from the first entry when nothing was applied) through index, in one
+** transaction, through the store's state machine — the C callbacks, else
+** the state machine declared in SQL, else none — exactly as SQL
+** raft_apply(index) does: membership entries become the applied
+** membership, normal entries go to the state machine, blank entries only
+** move last_applied. index <= last_applied.index is a no-op (SQLITE_OK,
+** *out empty). Refused: an index of the range that the log does not hold
+** (purged, or past the last entry): SQLITE_NOTFOUND, LOG_INDEX_NOT_FOUND;
+** index above 2^63-1: SQLITE_RANGE, OUT_OF_RANGE; the rules of
+** raftlite_apply_to_state_machine() otherwise (DIRTY_LOG, ...); a failing
+** apply callback or statement: its code. Any failure applies nothing.
+** out may be NULL (the responses are discarded); otherwise *out gets one
+** response per entry applied, in index order (empty for blank and
+** membership entries): free it with raftlite_responses_free(). Inside a
+** caller's transaction, a savepoint of it.
+*/
+RAFTLITE_API int raftlite_apply_upto(raftlite *p, uint64_t index, raftlite_responses *out);
 
 /* get_membership (provided): the last membership entry in the log above
 ** last_applied, else the applied membership; only the membership fields of
@@ -468,6 +504,38 @@ RAFTLITE_API int raftlite_begin_receiving_snapshot(raftlite *p, raftlite_snapsho
 */
 RAFTLITE_API int raftlite_install_snapshot(raftlite *p, const raftlite_snapshot_meta *meta,
                                            raftlite_snapshot *data, raftlite_sm_changes *out);
+
+/*
+** Building the current snapshot from the caller's bytes, for an engine
+** whose state machine lives outside the store (canonical/raft's FSM):
+**
+**     raftlite_begin_snapshot(p, &w);
+**     raftlite_snapshot_write(w, bytes, n);          (any number of writes)
+**     raftlite_commit_snapshot(p, w, &meta);         (takes w)
+**
+** begin_snapshot: a new, empty, writable stream, as
+** raftlite_begin_receiving_snapshot() gives (reclaimed at the next open if
+** never committed or installed).
+**
+** commit_snapshot: takes ownership of data and closes it whether it
+** succeeds or not. The stream's bytes become the current snapshot as of
+** last_applied (the previous one is deleted): its meta's last_log_id is
+** last_applied, its membership the applied membership, its snapshot_id
+** made up as build_snapshot's. *meta (may be NULL) gets that meta: free
+** it with raftlite_snapshot_meta_free(). The state machine's snapshot and
+** restore callbacks are not called. Refused, the stream's bytes dropped:
+** nothing applied (NOTHING_APPLIED); a stream with bytes never written
+** (SNAPSHOT_INVALID); a store whose snapshots the SQL declaration makes
+** (tables declared with raft_state_machine() and no C snapshot callback:
+** its snapshots must be SQLite images raftlite builds, SNAPSHOT_INVALID:
+** use raftlite_build_snapshot()); all with SQLITE_CONSTRAINT. A stream
+** that is not a writable stream of this store: SQLITE_MISUSE. Inside a
+** caller's transaction (apply_upto, begin/write/commit_snapshot and
+** purge_upto in one BEGIN ... COMMIT), a savepoint of it.
+*/
+RAFTLITE_API int raftlite_begin_snapshot(raftlite *p, raftlite_snapshot **ppData);
+RAFTLITE_API int raftlite_commit_snapshot(raftlite *p, raftlite_snapshot *data,
+                                          raftlite_snapshot_meta *meta);
 
 /* get_current_snapshot: the current snapshot's meta (free with
 ** raftlite_snapshot_meta_free()) and a read stream, or *ppData NULL when

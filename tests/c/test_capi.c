@@ -578,4 +578,173 @@ TEST(persistence, reopen) {
   ASSERT_INT(ls.last_log_id.index, 3);
 }
 
+/******************************************************************************
+ * apply_upto, purge_upto (engines that apply committed entries themselves)
+ *****************************************************************************/
+
+/* apply_upto applies the log's own entries through the C state machine,
+** with one response per entry, and is a no-op at or below last_applied. */
+TEST(applyUpto, appliesTheLogThroughTheCallbacks) {
+  EXEC("CREATE TABLE kv(k TEXT PRIMARY KEY, v TEXT)");
+  Kv kv = {0, 0};
+  raftlite_state_machine sm = {&kv, kvApply, NULL, NULL};
+  ASSERT_OK(raftlite_set_state_machine(F->store, &sm));
+  raftlite_entry a[4] = {entry(1, 1, RAFTLITE_MEMBERSHIP, "[[1]]"), entry(1, 2, RAFTLITE_NORMAL, "x=1"),
+                         entry(1, 3, RAFTLITE_BLANK, NULL), entry(2, 4, RAFTLITE_NORMAL, "y=2")};
+  ASSERT_OK(raftlite_append_to_log(F->store, a, 4));
+  raftlite_responses r;
+  ASSERT_OK(raftlite_apply_upto(F->store, 3, &r));
+  ASSERT_INT(r.n, 3);
+  ASSERT_INT(r.a[0].size, 0);
+  ASSERT_INT(r.a[1].size, 4);
+  ASSERT(memcmp(r.a[1].data, "ok 2", 4) == 0);
+  ASSERT_INT(r.a[2].size, 0);
+  raftlite_responses_free(&r);
+  ASSERT_INT(kv.nApplied, 1);
+  raftlite_applied_state as;
+  ASSERT_OK(raftlite_last_applied_state(F->store, &as));
+  ASSERT_INT(as.last_applied.term, 1);
+  ASSERT_INT(as.last_applied.index, 3);
+  ASSERT_INT(as.membership_log_id.index, 1);
+  ASSERT_STR(as.membership_json, "[[1]]");
+  raftlite_applied_state_free(&as);
+  /* At or below last_applied: nothing, and no responses. */
+  char *zBefore = dumpStore(F->db);
+  r.a = (raftlite_response *)1;
+  r.n = 9;
+  ASSERT_OK(raftlite_apply_upto(F->store, 2, &r));
+  ASSERT(r.a == NULL && r.n == 0);
+  ASSERT_OK(raftlite_apply_upto(F->store, 3, NULL));
+  char *zAfter = dumpStore(F->db);
+  ASSERT_STR(zAfter, zBefore);
+  sqlite3_free(zBefore);
+  sqlite3_free(zAfter);
+  /* out NULL: the responses are discarded. */
+  ASSERT_OK(raftlite_apply_upto(F->store, 4, NULL));
+  ASSERT_INT(kv.nApplied, 2);
+  ASSERT_INT(queryInt(F->db, "SELECT applied_index FROM raftlite_state"), 4);
+  ASSERT_INT(queryInt(F->db, "SELECT v FROM kv WHERE k = 'y'"), 2);
+}
+
+/* The state machine declared in SQL, and none at all, go the same way. */
+TEST(applyUpto, declaredAndNoStateMachine) {
+  EXEC("CREATE TABLE kv(k TEXT PRIMARY KEY, v TEXT);"
+       "SELECT raft_state_machine('[\"kv\"]', 'INSERT INTO kv VALUES (:payload, :index)"
+       " RETURNING ''set '' || k')");
+  raftlite_entry a[2] = {entry(1, 1, RAFTLITE_NORMAL, "a"), entry(1, 2, RAFTLITE_NORMAL, "b")};
+  ASSERT_OK(raftlite_append_to_log(F->store, a, 2));
+  raftlite_responses r;
+  ASSERT_OK(raftlite_apply_upto(F->store, 2, &r));
+  ASSERT_INT(r.n, 2);
+  ASSERT_INT(r.a[1].size, 5);
+  ASSERT(memcmp(r.a[1].data, "set b", 5) == 0);
+  raftlite_responses_free(&r);
+  ASSERT_INT(queryInt(F->db, "SELECT v FROM kv WHERE k = 'b'"), 2);
+  /* No declaration: entries only move last_applied. */
+  EXEC("SELECT raft_state_machine(NULL, NULL)");
+  raftlite_entry b = entry(1, 3, RAFTLITE_NORMAL, "c");
+  ASSERT_OK(raftlite_append_to_log(F->store, &b, 1));
+  ASSERT_OK(raftlite_apply_upto(F->store, 3, &r));
+  ASSERT_INT(r.n, 1);
+  ASSERT_INT(r.a[0].size, 0);
+  raftlite_responses_free(&r);
+  ASSERT_INT(queryInt(F->db, "SELECT count(*) FROM kv"), 2);
+  ASSERT_INT(queryInt(F->db, "SELECT applied_index FROM raftlite_state"), 3);
+}
+
+/* Refused: past the last entry, purged entries, a value out of range, a
+** failing callback; nothing applied, the transaction state as it was. */
+TEST(applyUpto, rules) {
+  EXEC("CREATE TABLE kv(k TEXT PRIMARY KEY, v TEXT)");
+  Kv kv = {0, 4};
+  raftlite_state_machine sm = {&kv, kvApply, NULL, NULL};
+  ASSERT_OK(raftlite_set_state_machine(F->store, &sm));
+  raftlite_entry a[4] = {entry(1, 1, RAFTLITE_NORMAL, "a=1"), entry(1, 2, RAFTLITE_NORMAL, "b=2"),
+                         entry(1, 3, RAFTLITE_NORMAL, "c=3"), entry(1, 4, RAFTLITE_NORMAL, "d=4")};
+  ASSERT_OK(raftlite_append_to_log(F->store, a, 4));
+  raftlite_responses r = {(raftlite_response *)1, 9};
+  ASSERT_REFUSED(raftlite_apply_upto(F->store, 7, &r), SQLITE_NOTFOUND,
+                 RAFTLITE_LOG_INDEX_NOT_FOUND);
+  ASSERT(r.a == NULL && r.n == 0);
+  ASSERT_STR(raftlite_errmsg(F->store), "LogIndexNotFound: no log entry at index 5");
+  ASSERT_REFUSED(raftlite_apply_upto(F->store, UINT64_MAX, &r), SQLITE_RANGE,
+                 RAFTLITE_OUT_OF_RANGE);
+  /* The callback fails on entry 4: entries 1..3 are not applied either. */
+  ASSERT_REFUSED(raftlite_apply_upto(F->store, 4, &r), SQLITE_IOERR, RAFTLITE_NO_VIOLATION);
+  ASSERT(strstr(raftlite_errmsg(F->store), "1-4") != NULL);
+  ASSERT_INT(queryInt(F->db, "SELECT count(*) FROM kv"), 0);
+  /* Inside a caller's transaction: refused as a savepoint, the
+  ** transaction still open. */
+  EXEC("BEGIN");
+  ASSERT_REFUSED(raftlite_apply_upto(F->store, 9, NULL), SQLITE_NOTFOUND,
+                 RAFTLITE_LOG_INDEX_NOT_FOUND);
+  ASSERT_OK(raftlite_apply_upto(F->store, 2, NULL));
+  EXEC("COMMIT");
+  ASSERT_INT(queryInt(F->db, "SELECT applied_index FROM raftlite_state"), 2);
+  ASSERT_INT(queryInt(F->db, "SELECT count(*) FROM kv"), 2);
+}
+
+/* purge_upto takes the term from the entry, or from last_purged or
+** last_applied when that is the id at the index. */
+TEST(purgeUpto, termFromTheStore) {
+  ASSERT_OK(appendBlanks(F->store, 2, 1, 5));
+  ASSERT_OK(raftlite_apply_upto(F->store, 3, NULL));
+  ASSERT_REFUSED(raftlite_purge_upto(F->store, 4), SQLITE_CONSTRAINT, RAFTLITE_PURGE_NON_APPLIED);
+  ASSERT_REFUSED(raftlite_purge_upto(F->store, (uint64_t)INT64_MAX + 1), SQLITE_RANGE,
+                 RAFTLITE_OUT_OF_RANGE);
+  ASSERT_OK(raftlite_purge_upto(F->store, 2));
+  raftlite_log_state ls;
+  ASSERT_OK(raftlite_get_log_state(F->store, &ls));
+  ASSERT_INT(ls.last_purged_log_id.term, 2);
+  ASSERT_INT(ls.last_purged_log_id.index, 2);
+  /* get_log_id at the last purged index: the last purged id. */
+  raftlite_log_id id;
+  ASSERT_OK(raftlite_get_log_id(F->store, 2, &id));
+  ASSERT_INT(id.term, 2);
+  ASSERT_INT(id.index, 2);
+  ASSERT_REFUSED(raftlite_get_log_id(F->store, 1, &id), SQLITE_NOTFOUND,
+                 RAFTLITE_LOG_INDEX_NOT_FOUND);
+  /* At or below last_purged: a no-op. */
+  ASSERT_OK(raftlite_purge_upto(F->store, 2));
+  ASSERT_OK(raftlite_purge_upto(F->store, 1));
+  ASSERT_INT(queryInt(F->db, "SELECT purged_index FROM raftlite_state"), 2);
+  ASSERT_OK(raftlite_purge_upto(F->store, 3));
+  ASSERT_OK(raftlite_get_log_id(F->store, 3, &id));
+  ASSERT_INT(id.term, 2);
+}
+
+/* last_applied past the log's end (entries applied but not appended):
+** purge_upto(last_applied.index) takes last_applied's term; past it,
+** nothing holds the index. */
+TEST(purgeUpto, atLastAppliedPastTheLog) {
+  ASSERT_OK(appendBlanks(F->store, 1, 1, 2));
+  raftlite_entry a[3] = {entry(1, 1, RAFTLITE_BLANK, NULL), entry(1, 2, RAFTLITE_BLANK, NULL),
+                         entry(3, 3, RAFTLITE_BLANK, NULL)};
+  raftlite_responses r;
+  ASSERT_OK(raftlite_apply_to_state_machine(F->store, a, 3, &r));
+  raftlite_responses_free(&r);
+  ASSERT_REFUSED(raftlite_purge_upto(F->store, 4), SQLITE_NOTFOUND, RAFTLITE_LOG_INDEX_NOT_FOUND);
+  ASSERT_OK(raftlite_purge_upto(F->store, 3));
+  raftlite_log_state ls;
+  ASSERT_OK(raftlite_get_log_state(F->store, &ls));
+  ASSERT_INT(ls.has_last_purged, 1);
+  ASSERT_INT(ls.last_purged_log_id.term, 3);
+  ASSERT_INT(ls.last_purged_log_id.index, 3);
+  ASSERT_INT(queryInt(F->db, "SELECT count(*) FROM raftlite_log"), 0);
+  raftlite_log_id id;
+  ASSERT_OK(raftlite_get_log_id(F->store, 3, &id));
+  ASSERT_INT(id.term, 3);
+}
+
+/* Below the first entry of a log never purged: nothing holds the index. */
+TEST(purgeUpto, belowTheFirstEntry) {
+  raftlite_entry a[2] = {entry(1, 5, RAFTLITE_BLANK, NULL), entry(1, 6, RAFTLITE_BLANK, NULL)};
+  ASSERT_OK(raftlite_append_to_log(F->store, a, 2));
+  raftlite_responses r;
+  ASSERT_OK(raftlite_apply_to_state_machine(F->store, a, 2, &r));
+  raftlite_responses_free(&r);
+  ASSERT_REFUSED(raftlite_purge_upto(F->store, 3), SQLITE_NOTFOUND, RAFTLITE_LOG_INDEX_NOT_FOUND);
+  ASSERT(strstr(raftlite_errmsg(F->store), "5..6") != NULL);
+}
+
 RUN_TESTS(setUp, tearDown)

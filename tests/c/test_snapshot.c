@@ -830,4 +830,251 @@ TEST(limits, entryPayloadCheck) {
   ASSERT(zErr == NULL);
 }
 
+/******************************************************************************
+ * begin_snapshot / commit_snapshot: the current snapshot from the caller's
+ * bytes (an engine whose state machine lives outside the store)
+ *****************************************************************************/
+
+typedef struct Calls {
+  int nSnapshot, nRestore;
+} Calls;
+static int countSnapshot(void *ctx, sqlite3 *db, raftlite_snapshot *w) {
+  (void)db;
+  (void)w;
+  ((Calls *)ctx)->nSnapshot++;
+  return SQLITE_OK;
+}
+static int countRestore(void *ctx, sqlite3 *db, raftlite_snapshot *r) {
+  (void)db;
+  (void)r;
+  ((Calls *)ctx)->nRestore++;
+  return SQLITE_OK;
+}
+
+/* Log 1..n of term 1 (1 a membership), applied through apply_upto. */
+static int appliedLog(raftlite *store, uint64_t n) {
+  raftlite_entry m = entry(1, 1, RAFTLITE_MEMBERSHIP, "[[1,2,3]]");
+  int rc = raftlite_append_to_log(store, &m, 1);
+  if (rc == SQLITE_OK && n > 1) rc = appendBlanks(store, 1, 2, n);
+  if (rc == SQLITE_OK) rc = raftlite_apply_upto(store, n, NULL);
+  return rc;
+}
+
+/* The bytes become the current snapshot as of last_applied, with the
+** applied membership; no callback runs; the previous snapshot goes. */
+TEST(commitSnapshot, bytesBecomeCurrent) {
+  Calls calls = {0, 0};
+  raftlite_state_machine sm = {&calls, NULL, countSnapshot, countRestore};
+  ASSERT_OK(raftlite_set_state_machine(F->store, &sm));
+  ASSERT_OK(appliedLog(F->store, 4));
+  raftlite_snapshot *w = NULL;
+  ASSERT_OK(raftlite_begin_snapshot(F->store, &w));
+  ASSERT_OK(raftlite_snapshot_write(w, "fsm bytes, any format", 21));
+  raftlite_snapshot_meta meta;
+  ASSERT_OK(raftlite_commit_snapshot(F->store, w, &meta));
+  ASSERT_INT(meta.last_log_id.term, 1);
+  ASSERT_INT(meta.last_log_id.index, 4);
+  ASSERT_INT(meta.has_membership, 1);
+  ASSERT_INT(meta.membership_log_id.index, 1);
+  ASSERT_STR(meta.membership_json, "[[1,2,3]]");
+  ASSERT(meta.snapshot_id[0] != 0);
+  char zFirst[128];
+  strcpy(zFirst, meta.snapshot_id);
+  raftlite_snapshot_meta_free(&meta);
+  ASSERT_INT(calls.nSnapshot, 0);
+  ASSERT_INT(calls.nRestore, 0);
+
+  raftlite_snapshot *r = NULL;
+  ASSERT_OK(raftlite_get_current_snapshot(F->store, &meta, &r));
+  ASSERT(r != NULL);
+  ASSERT_STR(meta.snapshot_id, zFirst);
+  char buf[64];
+  size_t got = 0;
+  ASSERT_OK(raftlite_snapshot_read(r, buf, sizeof(buf), &got));
+  ASSERT_INT(got, 21);
+  ASSERT(memcmp(buf, "fsm bytes, any format", 21) == 0);
+  raftlite_snapshot_close(r);
+  raftlite_snapshot_meta_free(&meta);
+
+  /* A second one replaces it; meta may be NULL. */
+  ASSERT_OK(appendBlanks(F->store, 1, 5, 6));
+  ASSERT_OK(raftlite_apply_upto(F->store, 6, NULL));
+  ASSERT_OK(raftlite_begin_snapshot(F->store, &w));
+  ASSERT_OK(raftlite_snapshot_write(w, "v2", 2));
+  ASSERT_OK(raftlite_commit_snapshot(F->store, w, NULL));
+  ASSERT_INT(queryInt(F->db, "SELECT count(*) FROM raftlite_snapshot"), 1);
+  ASSERT_INT(queryInt(F->db, "SELECT last_index FROM raftlite_snapshot WHERE is_current"), 6);
+  ASSERT_INT(queryInt(F->db, "SELECT size FROM raft_snapshot"), 2);
+  /* An empty snapshot is a snapshot too. */
+  ASSERT_OK(raftlite_begin_snapshot(F->store, &w));
+  ASSERT_OK(raftlite_commit_snapshot(F->store, w, NULL));
+  ASSERT_INT(queryInt(F->db, "SELECT size FROM raft_snapshot"), 0);
+  ASSERT_INT(calls.nSnapshot + calls.nRestore, 0);
+}
+
+/* Refused: the store is as it was before begin_snapshot (the stream's
+** bytes dropped), the transaction state too, and the stream closed. */
+#define ASSERT_COMMIT_REFUSED(setup, wantRc, wantKind)                      \
+  do {                                                                     \
+    char *zBefore_ = dumpStore(F->db);                                     \
+    int bAutocommit_ = sqlite3_get_autocommit(F->db);                      \
+    raftlite_snapshot *w_ = NULL;                                          \
+    ASSERT_OK(raftlite_begin_snapshot(F->store, &w_));                     \
+    setup;                                                                 \
+    raftlite_snapshot_meta m_;                                             \
+    memset(&m_, 0xA5, sizeof(m_));                                         \
+    int rc_ = raftlite_commit_snapshot(F->store, w_, &m_);                 \
+    ASSERT_INT(rc_, wantRc);                                               \
+    ASSERT_INT(raftlite_violation(F->store), wantKind);                    \
+    ASSERT(m_.membership_json == NULL && m_.snapshot_id[0] == 0);          \
+    ASSERT_INT(sqlite3_get_autocommit(F->db), bAutocommit_);               \
+    char *zAfter_ = dumpStore(F->db);                                      \
+    ASSERT_STR(zAfter_, zBefore_);                                         \
+    sqlite3_free(zBefore_);                                                \
+    sqlite3_free(zAfter_);                                                 \
+  } while (0)
+
+TEST(commitSnapshot, refusals) {
+  /* Nothing applied. */
+  ASSERT_COMMIT_REFUSED(ASSERT_OK(raftlite_snapshot_write(w_, "x", 1)), SQLITE_CONSTRAINT,
+                        RAFTLITE_NOTHING_APPLIED);
+  ASSERT(strstr(raftlite_errmsg(F->store), "nothing to snapshot") != NULL);
+  ASSERT_OK(appliedLog(F->store, 2));
+  /* Bytes never written. */
+  ASSERT_COMMIT_REFUSED(
+      {
+        ASSERT_OK(raftlite_snapshot_seek(w_, 3 * CHUNK, SEEK_SET, NULL));
+        ASSERT_OK(raftlite_snapshot_write(w_, "x", 1));
+      },
+      SQLITE_CONSTRAINT, RAFTLITE_SNAPSHOT_INVALID);
+  ASSERT(strstr(raftlite_errmsg(F->store), "never written") != NULL);
+  /* Inside a caller's transaction: the same, the transaction still open. */
+  EXEC("BEGIN");
+  ASSERT_COMMIT_REFUSED(
+      {
+        ASSERT_OK(raftlite_snapshot_seek(w_, CHUNK + 5, SEEK_SET, NULL));
+        ASSERT_OK(raftlite_snapshot_write(w_, "x", 1));
+      },
+      SQLITE_CONSTRAINT, RAFTLITE_SNAPSHOT_INVALID);
+  EXEC("COMMIT");
+  /* A store whose snapshots the SQL declaration builds. */
+  EXEC("CREATE TABLE kv(k TEXT PRIMARY KEY, v TEXT);"
+       "SELECT raft_state_machine('[\"kv\"]', 'INSERT INTO kv VALUES (:payload, :index)')");
+  ASSERT_COMMIT_REFUSED(ASSERT_OK(raftlite_snapshot_write(w_, "x", 1)), SQLITE_CONSTRAINT,
+                        RAFTLITE_SNAPSHOT_INVALID);
+  ASSERT(strstr(raftlite_errmsg(F->store), "raft_state_machine") != NULL);
+  ASSERT(strstr(raftlite_errmsg(F->store), "build_snapshot") != NULL);
+  /* ... unless a C snapshot callback makes them. */
+  Calls calls = {0, 0};
+  raftlite_state_machine sm = {&calls, NULL, countSnapshot, NULL};
+  ASSERT_OK(raftlite_set_state_machine(F->store, &sm));
+  raftlite_snapshot *w = NULL;
+  ASSERT_OK(raftlite_begin_snapshot(F->store, &w));
+  ASSERT_OK(raftlite_commit_snapshot(F->store, w, NULL));
+  ASSERT_INT(calls.nSnapshot, 0);
+  ASSERT_INT(queryInt(F->db, "SELECT count(*) FROM raftlite_snapshot WHERE is_current"), 1);
+}
+
+/* Misuse: no stream, a read stream, another store's stream; each is
+** closed (ASan would report a leak otherwise) and nothing changes. */
+TEST(commitSnapshot, misuse) {
+  ASSERT_OK(appliedLog(F->store, 2));
+  ASSERT_REFUSED(raftlite_commit_snapshot(F->store, NULL, NULL), SQLITE_MISUSE,
+                 RAFTLITE_NO_VIOLATION);
+  raftlite_snapshot *w = NULL;
+  ASSERT_OK(raftlite_begin_snapshot(F->store, &w));
+  ASSERT_OK(raftlite_commit_snapshot(F->store, w, NULL));
+  raftlite_snapshot_meta meta;
+  raftlite_snapshot *r = NULL;
+  ASSERT_OK(raftlite_get_current_snapshot(F->store, &meta, &r));
+  raftlite_snapshot_meta_free(&meta);
+  ASSERT_REFUSED(raftlite_commit_snapshot(F->store, r, NULL), SQLITE_MISUSE,
+                 RAFTLITE_NO_VIOLATION);
+  Fixture other;
+  memset(&other, 0, sizeof(other));
+  snprintf(other.zPath, sizeof(other.zPath), "other-%d.db", (int)getpid());
+  fixtureOpen(&other, 1);
+  ASSERT_OK(raftlite_begin_snapshot(other.store, &w));
+  ASSERT_OK(raftlite_snapshot_write(w, "abc", 3));
+  ASSERT_REFUSED(raftlite_commit_snapshot(F->store, w, NULL), SQLITE_MISUSE,
+                 RAFTLITE_NO_VIOLATION);
+  ASSERT(strstr(raftlite_errmsg(F->store), "begin_snapshot") != NULL);
+  /* The other store's stream is left to its next open to reclaim. */
+  ASSERT_INT(queryInt(other.db, "SELECT count(*) FROM raftlite_snapshot"), 1);
+  fixtureClose(&other);
+  remove(other.zPath);
+}
+
+/* The engine's snapshot step in one transaction of its own: apply_upto,
+** begin/write/commit_snapshot and purge_upto commit together, or not at
+** all; get_log_id at the purged index answers right after. */
+TEST(commitSnapshot, oneTransactionWithApplyAndPurge) {
+  raftlite_entry m = entry(1, 1, RAFTLITE_MEMBERSHIP, "[[1]]");
+  ASSERT_OK(raftlite_append_to_log(F->store, &m, 1));
+  ASSERT_OK(appendBlanks(F->store, 2, 2, 10));
+  char *zBefore = dumpStore(F->db);
+  EXEC("BEGIN");
+  ASSERT_OK(raftlite_apply_upto(F->store, 8, NULL));
+  raftlite_snapshot *w = NULL;
+  ASSERT_OK(raftlite_begin_snapshot(F->store, &w));
+  ASSERT_OK(raftlite_snapshot_write(w, "state", 5));
+  ASSERT_OK(raftlite_commit_snapshot(F->store, w, NULL));
+  ASSERT_OK(raftlite_purge_upto(F->store, 8 - 3));
+  EXEC("ROLLBACK");
+  char *zAfter = dumpStore(F->db);
+  ASSERT_STR(zAfter, zBefore);
+  sqlite3_free(zBefore);
+  sqlite3_free(zAfter);
+
+  EXEC("BEGIN");
+  ASSERT_OK(raftlite_apply_upto(F->store, 8, NULL));
+  ASSERT_OK(raftlite_begin_snapshot(F->store, &w));
+  ASSERT_OK(raftlite_snapshot_write(w, "state", 5));
+  raftlite_snapshot_meta meta;
+  ASSERT_OK(raftlite_commit_snapshot(F->store, w, &meta));
+  ASSERT_OK(raftlite_purge_upto(F->store, 8 - 3));
+  EXEC("COMMIT");
+  ASSERT_INT(meta.last_log_id.term, 2);
+  ASSERT_INT(meta.last_log_id.index, 8);
+  raftlite_snapshot_meta_free(&meta);
+  raftlite_log_id id;
+  ASSERT_OK(raftlite_get_log_id(F->store, 5, &id));
+  ASSERT_INT(id.term, 2);
+  ASSERT_INT(id.index, 5);
+  ASSERT_INT(queryInt(F->db, "SELECT min(idx) FROM raftlite_log"), 6);
+  ASSERT_INT(queryInt(F->db, "SELECT count(*) FROM raftlite_snapshot WHERE snapshot_id IS NULL"), 0);
+  char *zReport = NULL;
+  sqlite3_stmt *pStmt = NULL;
+  sqlite3_prepare_v2(F->db, "SELECT raft_check()", -1, &pStmt, NULL);
+  ASSERT_INT(sqlite3_step(pStmt), SQLITE_ROW);
+  zReport = sqlite3_mprintf("%s", sqlite3_column_text(pStmt, 0));
+  sqlite3_finalize(pStmt);
+  ASSERT_STR(zReport, "ok");
+  sqlite3_free(zReport);
+}
+
+/* get_log_id at the last purged index right after install_snapshot: the
+** snapshot's last log id, whether the log kept entries after it or not. */
+TEST(install, getLogIdAtTheSnapshotsIndex) {
+  raftlite_snapshot_meta meta;
+  char *bytes;
+  size_t n;
+  leaderSnapshot("leader-g.db", 2, 6, &meta, &bytes, &n);
+  Kv kv = {0};
+  useKv(F, &kv);
+  raftlite_snapshot *s = NULL;
+  ASSERT_OK(raftlite_begin_receiving_snapshot(F->store, &s));
+  ASSERT_OK(raftlite_snapshot_write(s, bytes, n));
+  raftlite_sm_changes ch;
+  ASSERT_OK(raftlite_install_snapshot(F->store, &meta, s, &ch));
+  raftlite_log_id id;
+  ASSERT_OK(raftlite_get_log_id(F->store, meta.last_log_id.index, &id));
+  ASSERT_INT(id.term, meta.last_log_id.term);
+  ASSERT_INT(id.index, meta.last_log_id.index);
+  ASSERT_REFUSED(raftlite_get_log_id(F->store, meta.last_log_id.index - 1, &id), SQLITE_NOTFOUND,
+                 RAFTLITE_LOG_INDEX_NOT_FOUND);
+  raftlite_snapshot_meta_free(&meta);
+  free(bytes);
+}
+
 RUN_TESTS(setUp, tearDown)
