@@ -113,7 +113,6 @@ typedef struct RaftIo {
   raft_index iNext; /* the index of the next appended entry */
   RioQueue write;   /* appends not yet written */
   RioQueue done;    /* requests whose callback is due */
-  const struct raft_snapshot *pPut; /* the FSM bytes build_snapshot writes */
   /* The worker: a libuv thread-pool job that writes the appends in
   ** flight, so that the loop runs on during the sync. */
   int bAsync;         /* SQLite is threadsafe: writes go to the worker */
@@ -384,18 +383,6 @@ static int rioJsonToConf(RaftIo *p, const char *zJson, struct raft_configuration
 static int rioSmApply(void *ctx, sqlite3 *db, const raftlite_entry *e, raftlite_response *out) {
   (void)ctx, (void)db, (void)e, (void)out;
   return SQLITE_OK;
-}
-
-/* A local snapshot's bytes are the FSM's, which snapshot_put hands over. */
-static int rioSmSnapshot(void *ctx, sqlite3 *db, raftlite_snapshot *w) {
-  RaftIo *p = ctx;
-  (void)db;
-  int rc = SQLITE_OK;
-  for (unsigned i = 0; rc == SQLITE_OK && p->pPut && i < p->pPut->n_bufs; i++) {
-    if (p->pPut->bufs[i].len > 0)
-      rc = raftlite_snapshot_write(w, p->pPut->bufs[i].base, p->pPut->bufs[i].len);
-  }
-  return rc;
 }
 
 /* An installed snapshot's bytes are already in the stream: libraft
@@ -1064,57 +1051,40 @@ static int rioTruncate(struct raft_io *io, raft_index index) {
 ** purges all but trailing entries. Inside the caller's transaction. */
 static int rioPutLocal(RaftIo *p, unsigned trailing, const struct raft_snapshot *s) {
   raftlite_applied_state as;
-  raftlite_log_state ls;
-  raftlite_entries ents = {NULL, 0};
+  raftlite_snapshot *w = NULL;
   int rc = raftlite_last_applied_state(p->store, &as);
   if (rc != SQLITE_OK) return rioStoreErr(p, "last_applied_state", rc);
-  int bApplied = as.has_applied;
+  int bAhead = as.has_applied && as.last_applied.index > s->index;
   raft_index iApplied = as.last_applied.index;
   raftlite_applied_state_free(&as);
-  rc = raftlite_get_log_state(p->store, &ls);
-  if (rc != SQLITE_OK) return rioStoreErr(p, "get_log_state", rc);
-
-  raft_index iFrom = bApplied ? iApplied + 1
-                              : (ls.has_last_purged ? ls.last_purged_log_id.index + 1 : 1);
-  if (bApplied && iApplied > s->index) {
+  if (bAhead) {
     rioErr(p, "raftlite: snapshot at %llu is behind the store's last applied entry %llu",
            s->index, (unsigned long long)iApplied);
     return RAFT_INVALID;
   }
-  if (iFrom <= s->index) {
-    rc = raftlite_try_get_log_entries(p->store, iFrom, s->index + 1, &ents);
-    if (rc != SQLITE_OK) return rioStoreErr(p, "try_get_log_entries", rc);
-    if (ents.n != s->index + 1 - iFrom) {
-      rioErr(p, "raftlite: snapshot at %llu: the log lacks entries from %llu", s->index,
-             (unsigned long long)iFrom);
-      raftlite_entries_free(&ents);
-      return RAFT_CORRUPT;
-    }
-    raftlite_responses resp = {NULL, 0};
-    rc = raftlite_apply_to_state_machine(p->store, ents.a, ents.n, &resp);
-    raftlite_entries_free(&ents);
-    raftlite_responses_free(&resp);
-    if (rc != SQLITE_OK) return rioStoreErr(p, "apply", rc);
+  /* The log's own entries, applied up to the snapshot (libraft applied
+  ** them to its FSM already). */
+  rc = raftlite_apply_upto(p->store, s->index, NULL);
+  if (rc == SQLITE_NOTFOUND) {
+    rioErr(p, "raftlite: snapshot at %llu: the log lacks entries up to it (%s)", s->index,
+           raftlite_errmsg(p->store));
+    return RAFT_CORRUPT;
   }
-
-  raftlite_snapshot_meta meta;
-  raftlite_snapshot *pStream = NULL;
-  memset(&meta, 0, sizeof(meta));
-  p->pPut = s;
-  rc = raftlite_build_snapshot(p->store, &meta, &pStream);
-  p->pPut = NULL;
-  raftlite_snapshot_close(pStream);
-  raftlite_snapshot_meta_free(&meta);
-  if (rc != SQLITE_OK) return rioStoreErr(p, "build_snapshot", rc);
-
+  if (rc != SQLITE_OK) return rioStoreErr(p, "apply_upto", rc);
+  /* The FSM's bytes become the current snapshot, as of last_applied. */
+  rc = raftlite_begin_snapshot(p->store, &w);
+  for (unsigned i = 0; rc == SQLITE_OK && i < s->n_bufs; i++) {
+    if (s->bufs[i].len) rc = raftlite_snapshot_write(w, s->bufs[i].base, s->bufs[i].len);
+  }
+  if (rc != SQLITE_OK) {
+    raftlite_snapshot_close(w);
+    return rioStoreErr(p, "snapshot write", rc);
+  }
+  rc = raftlite_commit_snapshot(p->store, w, NULL);
+  if (rc != SQLITE_OK) return rioStoreErr(p, "commit_snapshot", rc);
   if (s->index > trailing) {
-    raft_index iUpto = s->index - trailing;
-    if (!ls.has_last_purged || iUpto > ls.last_purged_log_id.index) {
-      raftlite_log_id upto;
-      rc = raftlite_get_log_id(p->store, iUpto, &upto);
-      if (rc == SQLITE_OK) rc = raftlite_purge_logs_upto(p->store, upto);
-      if (rc != SQLITE_OK) return rioStoreErr(p, "purge", rc);
-    }
+    rc = raftlite_purge_upto(p->store, s->index - trailing);
+    if (rc != SQLITE_OK) return rioStoreErr(p, "purge_upto", rc);
   }
   return 0;
 }
@@ -1307,7 +1277,7 @@ int raftlite_raft_io_init(struct raft_io *io, struct raft_io *transport, struct 
     snprintf(io->errmsg, sizeof(io->errmsg), "raftlite: %s", sqlite3_errmsg(db));
     goto err;
   }
-  raftlite_state_machine sm = {p, rioSmApply, rioSmSnapshot, rioSmRestore};
+  raftlite_state_machine sm = {p, rioSmApply, NULL, rioSmRestore};
   raftlite_set_state_machine(p->store, &sm);
   transport->data = p;
 
