@@ -522,6 +522,17 @@ static int rioFlush(RaftIo *p) {
   return rv;
 }
 
+/* rioFlush(), then RAFT_IOERR if an earlier write failed: after that no
+** write goes through this io. */
+static int rioFlushUnbroken(RaftIo *p) {
+  int rv = rioFlush(p);
+  if (rv == 0 && p->bBroken) {
+    rioErr(p, "raftlite: an earlier write failed: reopen the store");
+    rv = RAFT_IOERR;
+  }
+  return rv;
+}
+
 /* The job: writes the appends in flight, off the loop thread. */
 static void rioWorkCb(uv_work_t *w) {
   RaftIo *p = w->data;
@@ -963,7 +974,7 @@ static int rioBootstrap(struct raft_io *io, const struct raft_configuration *con
 static int rioRecover(struct raft_io *io, const struct raft_configuration *conf) {
   RaftIo *p = io->impl;
   raftlite_log_state ls;
-  int rv = rioFlush(p);
+  int rv = rioFlushUnbroken(p);
   if (rv != 0) return rv;
   int rc = raftlite_get_log_state(p->store, &ls);
   if (rc != SQLITE_OK) return rioStoreErr(p, "get_log_state", rc);
@@ -1030,7 +1041,7 @@ static int rioAppend(struct raft_io *io, struct raft_io_append *req,
 
 static int rioTruncate(struct raft_io *io, raft_index index) {
   RaftIo *p = io->impl;
-  int rv = rioFlush(p);
+  int rv = rioFlushUnbroken(p);
   if (rv != 0) return rv;
   raftlite_log_state ls;
   int rc = raftlite_get_log_state(p->store, &ls);
@@ -1178,10 +1189,12 @@ static int rioSnapshotPut(struct raft_io *io, unsigned trailing, struct raft_io_
     return RAFT_NOMEM;
   }
   memset(r, 0, sizeof(*r));
-  int rv = rioFlush(p);
+  int rv = rioFlushUnbroken(p);
   if (rv == 0) rv = rioBegin(p);
-  if (rv == 0) rv = trailing > 0 ? rioPutLocal(p, trailing, snapshot) : rioPutInstall(p, snapshot);
-  if (!p->bBroken) rv = rioEnd(p, rv);
+  if (rv == 0) {
+    rv = trailing > 0 ? rioPutLocal(p, trailing, snapshot) : rioPutInstall(p, snapshot);
+    rv = rioEnd(p, rv);
+  }
   if (rv == 0 && trailing == 0) p->iNext = snapshot->index + 1;
   /* The outcome comes through the callback, after this call. */
   r->eType = RIO_PUT;

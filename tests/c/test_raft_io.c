@@ -576,6 +576,18 @@ TEST(append, aRefusedBatchFailsItsCallbackAndWritesNothing) {
   ASSERT(same);
   /* The io and raft's log now disagree: every later write is refused. */
   ASSERT_IO_REFUSED(t.io.set_term(&t.io, 4), RAFT_IOERR, "earlier write failed");
+  ASSERT_IO_REFUSED(t.io.truncate(&t.io, 2), RAFT_IOERR, "earlier write failed");
+  PutReq p;
+  zBefore = dumpStore(F->db);
+  ASSERT_INT(put(&p, 1, 3, 2, NULL, 1, "fsm@2"), 0);
+  turn();
+  zAfter = dumpStore(F->db);
+  same = strcmp(zBefore, zAfter) == 0;
+  sqlite3_free(zBefore);
+  sqlite3_free(zAfter);
+  ASSERT_INT(p.status, RAFT_IOERR);
+  ASSERT(strstr(t.io.errmsg, "earlier write failed") != NULL);
+  ASSERT(same);
   tClose();
 }
 
