@@ -215,7 +215,7 @@ static raftlite *openRaftlite(sqlite3 *db, int flags) {
 }
 
 /* ==================================================================== */
-/* The background checkpointer (issue 8, item 3)                        */
+/* The background checkpointer                                          */
 /* ==================================================================== */
 
 /*
@@ -726,7 +726,7 @@ static void reportHeader(const char **azLabel, int nStore) {
 /* Part 1: durable appends                                              */
 /* ==================================================================== */
 
-/* The figures the summary checks against the targets of issue 8. */
+/* The figures the summary checks against the performance targets. */
 static double gaAppendRatio[6][N_KIND];
 static double gGrowthRatio = NAN;
 static double gaReadRatio[2][2]; /* [cold, warm][capi, raft_log] */
@@ -1671,9 +1671,9 @@ int main(int argc, char **argv) {
     partTook(t0);
   }
 
-  /* The targets of issue 8, as measured in this run. */
+  /* The performance targets (docs/performance.md), as measured in this run. */
   if (!g.bNoCompare) {
-    printf("\nTargets (issue 8):\n");
+    printf("\nTargets (docs/performance.md):\n");
     if (partWanted("append")) {
       double worst = INFINITY;
       for (int i = 0; i < 6; i++) worst = fmin(worst, gaAppendRatio[i][0]);

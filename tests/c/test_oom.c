@@ -2499,8 +2499,7 @@ typedef struct Group {
 } Group;
 
 /* Cases known to fail until fixes outside tests/ land, each with the item
-** of issue 7 it waits for (the items are described in the closing note
-** of the report that added this list):
+** it waits for (docs/reliability.md, Known limits):
 **   1  raftlite_open / raft_install of a fresh store under the fault
 **      leaves a transaction open (schema.c, rlInstall)
 **   2  (fixed on main: image install under the fault, sm_sql.c)
@@ -2539,11 +2538,11 @@ static const char *knownFailure(const char *zSuite, const char *zName) {
 static int verdict(const TestCase *t, int bFailed, const char *zHow) {
   const char *zItem = knownFailure(t->zSuite, t->zName);
   if (zItem && bFailed) {
-    printf("%s/%s... expected failure (issue 7 item %s)\n", t->zSuite, t->zName, zItem);
+    printf("%s/%s... expected failure (known limit %s)\n", t->zSuite, t->zName, zItem);
     return 0;
   }
   if (zItem) {
-    printf("%s/%s... FAILED: listed as a known failure (issue 7 item %s) but passes;"
+    printf("%s/%s... FAILED: listed as a known failure (known limit %s) but passes;"
            " remove it from tests/c/test_oom_known.h\n", t->zSuite, t->zName, zItem);
     return 1;
   }

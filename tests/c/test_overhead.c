@@ -1,6 +1,6 @@
 /*
 ** test_overhead.c — guards on the work an operation does that are not
-** timings (issue 8, items 2 and 6).
+** timings (docs/performance.md).
 **
 **   plan:    no statement on the append, read, apply or purge path builds an
 **            ephemeral b-tree or sorts (EXPLAIN of every cached statement,
