@@ -157,6 +157,18 @@ static void rioErr(RaftIo *p, const char *zFmt, ...) {
   va_end(ap);
 }
 
+/* A zeroed request, or NULL with io->errmsg set. */
+static RioReq *rioNewReq(RaftIo *p) {
+  RioReq *r = sqlite3_malloc(sizeof(*r));
+  if (r == NULL) {
+    rioErr(p, "raftlite: out of memory");
+    return NULL;
+  }
+  memset(r, 0, sizeof(*r));
+  return r;
+}
+
+
 /* The store's last error, as raft's errmsg; RAFT_IOERR. */
 static int rioStoreErr(RaftIo *p, const char *zWhat, int rc) {
   rioErr(p, "raftlite: %s: %s (%s)", zWhat, raftlite_errmsg(p->store), sqlite3_errstr(rc));
@@ -1019,12 +1031,8 @@ static int rioAppend(struct raft_io *io, struct raft_io_append *req,
     rioErr(p, "raftlite: the io is closing");
     return RAFT_CANCELED;
   }
-  RioReq *r = sqlite3_malloc(sizeof(*r));
-  if (r == NULL) {
-    rioErr(p, "raftlite: out of memory");
-    return RAFT_NOMEM;
-  }
-  memset(r, 0, sizeof(*r));
+  RioReq *r = rioNewReq(p);
+  if (r == NULL) return RAFT_NOMEM;
   r->eType = RIO_APPEND;
   r->u.app.req = req;
   r->u.app.cb = cb;
@@ -1183,12 +1191,8 @@ out:
 static int rioSnapshotPut(struct raft_io *io, unsigned trailing, struct raft_io_snapshot_put *req,
                           const struct raft_snapshot *snapshot, raft_io_snapshot_put_cb cb) {
   RaftIo *p = io->impl;
-  RioReq *r = sqlite3_malloc(sizeof(*r));
-  if (r == NULL) {
-    rioErr(p, "raftlite: out of memory");
-    return RAFT_NOMEM;
-  }
-  memset(r, 0, sizeof(*r));
+  RioReq *r = rioNewReq(p);
+  if (r == NULL) return RAFT_NOMEM;
   int rv = rioFlushUnbroken(p);
   if (rv == 0) rv = rioBegin(p);
   if (rv == 0) {
@@ -1209,12 +1213,8 @@ static int rioSnapshotPut(struct raft_io *io, unsigned trailing, struct raft_io_
 static int rioSnapshotGet(struct raft_io *io, struct raft_io_snapshot_get *req,
                           raft_io_snapshot_get_cb cb) {
   RaftIo *p = io->impl;
-  RioReq *r = sqlite3_malloc(sizeof(*r));
-  if (r == NULL) {
-    rioErr(p, "raftlite: out of memory");
-    return RAFT_NOMEM;
-  }
-  memset(r, 0, sizeof(*r));
+  RioReq *r = rioNewReq(p);
+  if (r == NULL) return RAFT_NOMEM;
   r->eType = RIO_GET;
   r->u.get.req = req;
   r->u.get.cb = cb;
