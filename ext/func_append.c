@@ -95,7 +95,7 @@ static int jsonNext(RlEntrySource *pSrc, raftlite_entry *pOut, int *pEof) {
     p->pNull = sqlite3_value_dup(sqlite3_column_value(pStmt, 4));
     if (p->pNull == NULL) return rlFailSqlite(p->pStore, SQLITE_NOMEM);
   }
-  sqlite3_str *pUnknown = sqlite3_str_new(p->pStore->db);
+  sqlite3_str *pUnknown = NULL; /* made at the first unknown key */
   int rc = SQLITE_OK;
   do {
     const char *zKey = (const char *)sqlite3_column_text(pStmt, 2);
@@ -103,6 +103,7 @@ static int jsonNext(RlEntrySource *pSrc, raftlite_entry *pOut, int *pEof) {
       int k = 0;
       while (k < 4 && strcmp(zKey, azJsonField[k]) != 0) k++;
       if (k == 4) {
+        if (pUnknown == NULL) pUnknown = sqlite3_str_new(p->pStore->db);
         sqlite3_str_appendf(pUnknown, "%s%s", sqlite3_str_length(pUnknown) ? ", " : "", zKey);
       } else if (p->apField[k] == NULL) {
         /* A repeated key: the first counts, as for json_extract(). */
@@ -114,8 +115,8 @@ static int jsonNext(RlEntrySource *pSrc, raftlite_entry *pOut, int *pEof) {
     }
     if (rc == SQLITE_OK) rc = jsonStep(p);
   } while (rc == SQLITE_OK && p->bOnRow && sqlite3_column_int64(pStmt, 0) == iElement);
-  if (rc == SQLITE_OK) rc = sqlite3_str_errcode(pUnknown);
-  char *zUnknown = sqlite3_str_finish(pUnknown); /* NULL when empty */
+  if (rc == SQLITE_OK && pUnknown) rc = sqlite3_str_errcode(pUnknown);
+  char *zUnknown = pUnknown ? sqlite3_str_finish(pUnknown) : NULL;
   if (rc != SQLITE_OK) {
     sqlite3_free(zUnknown);
     return rc == SQLITE_NOMEM ? rlFailSqlite(p->pStore, rc) : rc;
