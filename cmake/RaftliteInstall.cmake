@@ -39,6 +39,21 @@ install(FILES include/raftlite.h
 install(EXPORT raftliteTargets
   NAMESPACE raftlite::
   DESTINATION ${RAFTLITE_CMAKEDIR} COMPONENT development)
+
+# The canonical/raft adapter, when it was built: its header, its static
+# library, raftlite::raftlite_raft in the CMake package (raftliteConfig
+# includes its targets when they are there) and raftlite-raft.pc.
+if(TARGET raftlite_raft)
+  install(TARGETS raftlite_raft
+    EXPORT raftliteRaftTargets
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT development
+    INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  install(FILES include/raftlite_raft.h
+    DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT development)
+  install(EXPORT raftliteRaftTargets
+    NAMESPACE raftlite::
+    DESTINATION ${RAFTLITE_CMAKEDIR} COMPONENT development)
+endif()
 configure_package_config_file(cmake/raftliteConfig.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/raftliteConfig.cmake
   INSTALL_DESTINATION ${RAFTLITE_CMAKEDIR})
@@ -55,6 +70,13 @@ install(FILES
 # install time (CMAKE_INSTALL_PREFIX inside the install script).
 set(RAFTLITE_PC_IN ${CMAKE_CURRENT_SOURCE_DIR}/raftlite.pc.in)
 set(RAFTLITE_PC_OUT ${CMAKE_CURRENT_BINARY_DIR}/pkgconfig/raftlite.pc)
+set(RAFTLITE_RAFT_PC_IN ${CMAKE_CURRENT_SOURCE_DIR}/raftlite-raft.pc.in)
+set(RAFTLITE_RAFT_PC_OUT ${CMAKE_CURRENT_BINARY_DIR}/pkgconfig/raftlite-raft.pc)
+set(RAFTLITE_RAFT_PC_CODE "")
+if(TARGET raftlite_raft)
+  set(RAFTLITE_RAFT_PC_CODE
+      "configure_file(\"${RAFTLITE_RAFT_PC_IN}\" \"${RAFTLITE_RAFT_PC_OUT}\" @ONLY)")
+endif()
 install(CODE "
   set(PROJECT_VERSION \"${PROJECT_VERSION}\")
   set(PROJECT_DESCRIPTION \"${PROJECT_DESCRIPTION}\")
@@ -66,9 +88,14 @@ install(CODE "
     endif()
   endforeach()
   configure_file(\"${RAFTLITE_PC_IN}\" \"${RAFTLITE_PC_OUT}\" @ONLY)
+  ${RAFTLITE_RAFT_PC_CODE}
 " COMPONENT development)
 install(FILES ${RAFTLITE_PC_OUT}
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT development)
+if(TARGET raftlite_raft)
+  install(FILES ${RAFTLITE_RAFT_PC_OUT}
+    DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT development)
+endif()
 
 install(FILES README.md LICENSE CHANGELOG.md
   DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT doc)

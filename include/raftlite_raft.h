@@ -26,9 +26,11 @@
 **
 ** Building: the library raftlite_raft (libraftlite_raft.a), built when
 ** CMake finds libraft (RAFTLITE_RAFT=AUTO, the default; ON requires it,
-** OFF skips it); link it with raftlite, libraft, libuv:
+** OFF skips it), and installed with raftlite when built; link it with
+** raftlite, libraft, libuv:
 **
-**     cc node.c -lraftlite_raft -lraftlite -lraft -luv -lsqlite3
+**     cc node.c $(pkg-config --cflags --libs raftlite-raft)
+**     target_link_libraries(node PRIVATE raftlite::raftlite_raft)   (CMake)
 **
 ** The core raftlite library never depends on libraft.
 */
