@@ -238,6 +238,8 @@ struct RlStore {
   raftlite_violation_kind eKind;      /* of the last failure */
   char *zErrMsg;                      /* of the last failure, or NULL */
   int bBroken;                        /* an I/O error on commit: no writes */
+  int bDurableAtEpoch;                /* checkDurable passed at iDurableEpoch */
+  sqlite3_uint64 iDurableEpoch;       /* ... the settings epoch (vfs_watch.c) */
   unsigned int nDepth;                /* rlBegin levels open; 1 savepoint */
   int bOuterTxn;                      /* the call opened the txn (BEGIN) */
   int rcStmt;                         /* why rlStmt() last returned NULL */
@@ -267,6 +269,11 @@ void rlCheckpointersStop(raftlite *pHandle);
 ** constraints on, and settings under which a commit is durable. SQLITE_OK,
 ** or the refusal recorded on p. */
 int rlCheckWritable(RlStore *p);
+/* vfs_watch.c: the settings epoch of zSchema's file, when the file is
+** opened through the "raftlite" VFS and in WAL mode (returns 1), else 0.
+** An unchanged epoch means journal_mode and synchronous are unchanged. */
+#define RL_FCNTL_SETTINGS_EPOCH 0x524c5745 /* "RLWE" */
+int rlSettingsEpoch(sqlite3 *db, const char *zSchema, sqlite3_uint64 *pEpoch);
 
 /* vtab_log.c: the store of the connected raft_log table of zSchema, lent
 ** to one SQL function call at a time (statements kept between calls), or

@@ -335,14 +335,36 @@ static int checkConstraintsOn(RlStore *p) {
   return bIgnored ? rlFail(p, RL_MSG_CHECKS_OFF) : SQLITE_OK;
 }
 
-int rlCheckWritable(RlStore *p) {
-  /* The rules live in triggers and CHECKs: refuse to write where they are
-  ** off. */
+/* The rules live in triggers and CHECKs: refuse to write where they are
+** off. */
+static int checkRulesOn(RlStore *p) {
   int bTriggers = 1;
   sqlite3_db_config(p->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, -1, &bTriggers);
   if (!bTriggers) return rlFail(p, RL_MSG_TRIGGERS_OFF);
-  int rc = checkConstraintsOn(p);
+  return checkConstraintsOn(p);
+}
+
+int rlCheckWritable(RlStore *p) {
+  int rc = checkRulesOn(p);
   if (rc == SQLITE_OK) rc = checkDurable(p);
+  return rc;
+}
+
+/* rlCheckWritable for a call: the durability PRAGMAs run only when the
+** schema's file, opened through the "raftlite" VFS, says its settings may
+** have changed since they last passed (vfs_watch.c). */
+static int checkWritableForCall(RlStore *p) {
+  int rc = checkRulesOn(p);
+  if (rc != SQLITE_OK) return rc;
+  sqlite3_uint64 iEpoch = 0;
+  int bWatched = rlSettingsEpoch(p->db, p->zSchema, &iEpoch);
+  if (bWatched && p->bDurableAtEpoch && iEpoch == p->iDurableEpoch) return SQLITE_OK;
+  p->bDurableAtEpoch = 0;
+  rc = checkDurable(p);
+  if (rc == SQLITE_OK && bWatched) {
+    p->bDurableAtEpoch = 1;
+    p->iDurableEpoch = iEpoch;
+  }
   return rc;
 }
 
@@ -369,7 +391,7 @@ int rlBegin(RlStore *p) {
     return SQLITE_OK;
   }
   if (p->bBroken) return rlFail(p, RL_MSG_BROKEN);
-  int rc = rlCheckWritable(p);
+  int rc = checkWritableForCall(p);
   if (rc != SQLITE_OK || p->bInWritingStatement) return rc;
   /* rlEnd's statements are prepared before the transaction opens: a
   ** failure must never find itself unable to roll back (out of memory,

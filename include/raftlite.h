@@ -126,6 +126,32 @@ RAFTLITE_API int raftlite_init(sqlite3 *db, char **pzErrMsg,
 ** library (see above). */
 #define sqlite3_raftlite_init raftlite_init
 
+/*
+** The "raftlite" VFS: the default VFS, plus a watch on the settings that
+** make a commit durable (docs/contract.md §5).
+**
+** Every writing call checks that its schema's journal_mode and synchronous
+** keep a commit durable. SQLite reads these only through PRAGMA
+** statements, compiled anew each time they run: about 2.5 µs a call. A
+** connection opened through this VFS tells raftlite when a setting may
+** have changed (a PRAGMA that sets a value, the WAL opened or closed), and
+** the check runs its PRAGMAs only then. The guarantee is the same: a call
+** on a connection whose settings would make it non-durable is refused.
+** Only a schema in WAL mode is watched; in a rollback journal mode every
+** call checks as before.
+**
+**     raftlite_vfs_register();
+**     sqlite3_open_v2("node.db", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+**                     RAFTLITE_VFS);
+**
+** or the URI parameter vfs=raftlite. The VFS wraps the VFS that is the
+** default at the first call, and changes nothing else: same files, same
+** locks, interoperable with connections opened without it. Registering
+** again does nothing. Returns SQLITE_OK, or an error from SQLite.
+*/
+#define RAFTLITE_VFS "raftlite"
+RAFTLITE_API int raftlite_vfs_register(void);
+
 /* ==================================================================== */
 /* Value types of the storage contract (contract §1, §6)                */
 /* ==================================================================== */
