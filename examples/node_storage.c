@@ -118,7 +118,12 @@ static void printState(sqlite3 *db) {
 }
 
 static void openNode(const char *zPath, sqlite3 **pDb) {
-  if (sqlite3_open(zPath, pDb) != SQLITE_OK) exit(1);
+  /* Through the raftlite VFS: a call skips the durability PRAGMAs while
+  ** the settings stay as set below. */
+  CHECK(raftlite_vfs_register());
+  if (sqlite3_open_v2(zPath, pDb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, RAFTLITE_VFS) !=
+      SQLITE_OK)
+    exit(1);
   /* WAL with synchronous FULL: durable, and readers never block the node. */
   sqlite3_exec(*pDb, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                      "CREATE TABLE IF NOT EXISTS kv(k TEXT PRIMARY KEY, v TEXT)",

@@ -248,8 +248,20 @@ static int logClose(sqlite3_vtab_cursor *cur) {
 ** WHERE term is visible to xBestIndex (3.40.1 is known not to). */
 #define LOG_LIMIT_SAFE_SINCE 3045000
 
+/* Prepares the range query of one direction as the vtab's spare, for the
+** next cursor to take. */
+static int prepareRead(LogVtab *pVtab, int bDesc) {
+  char *zSql = rlExpandSchema(bDesc ? RL_SQL_READ_SEGMENTS(" DESC") : RL_SQL_READ_SEGMENTS(""),
+                              pVtab->store.zSchema);
+  if (zSql == NULL) return SQLITE_NOMEM;
+  int rc = sqlite3_prepare_v3(pVtab->store.db, zSql, -1,
+                              SQLITE_PREPARE_PERSISTENT | SQLITE_PREPARE_NO_VTAB,
+                              &pVtab->apSpare[bDesc], NULL);
+  sqlite3_free(zSql);
+  return rc;
+}
+
 static int logBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo) {
-  (void)pVtab;
   char zPlan[64];
   int nArg = 0;
   int bEq = 0, bLower = 0, bUpper = 0, bOther = 0;
@@ -312,6 +324,14 @@ static int logBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo) {
   pInfo->idxStr = sqlite3_mprintf("%s", zPlan);
   if (pInfo->idxStr == NULL) return SQLITE_NOMEM;
   pInfo->needToFreeIdxStr = 1;
+  /* The range query is compiled with the statement that reads raft_log,
+  ** not at its first step: a query prepared once and run on a fresh
+  ** connection (or once) pays for its compilation when it is prepared,
+  ** as a plain SELECT does. A failure here is not the statement's: the
+  ** first xFilter tries again and reports it. */
+  LogVtab *p = (LogVtab *)pVtab;
+  int bDesc = (pInfo->idxNum & LOG_PLAN_DESC) != 0;
+  if (p->apSpare[bDesc] == NULL) prepareRead(p, bDesc);
 
   if (bEq) {
     pInfo->estimatedCost = 1;
@@ -432,25 +452,18 @@ static int logFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
   }
 
   rlLogClose(&pCur->reader);
-  if (pCur->apStmt[bDesc] == NULL && pVtab->apSpare[bDesc] != NULL) {
-    pCur->apStmt[bDesc] = pVtab->apSpare[bDesc];
-    pVtab->apSpare[bDesc] = NULL;
-  }
-  if (pCur->apStmt[bDesc] == NULL) {
-    char *zSql = rlExpandSchema(bDesc ? RL_SQL_READ_SEGMENTS(" DESC")
-                                      : RL_SQL_READ_SEGMENTS(""),
-                                pVtab->store.zSchema);
-    if (zSql == NULL) return SQLITE_NOMEM;
-    int rc = sqlite3_prepare_v3(pVtab->store.db, zSql, -1,
-                                SQLITE_PREPARE_PERSISTENT | SQLITE_PREPARE_NO_VTAB,
-                                &pCur->apStmt[bDesc], NULL);
-    sqlite3_free(zSql);
+  if (pCur->apStmt[bDesc] == NULL && pVtab->apSpare[bDesc] == NULL) {
+    int rc = prepareRead(pVtab, bDesc);
     if (rc != SQLITE_OK) {
       rlFailSqlite(&pVtab->store, rc);
       sqlite3_free(pVtab->base.zErrMsg);
       pVtab->base.zErrMsg = sqlite3_mprintf("raft_log: %s", pVtab->store.zErrMsg);
       return rc;
     }
+  }
+  if (pCur->apStmt[bDesc] == NULL) {
+    pCur->apStmt[bDesc] = pVtab->apSpare[bDesc];
+    pVtab->apSpare[bDesc] = NULL;
   }
   if (!bAny) { /* an empty range */
     iLo = INT64_MAX;

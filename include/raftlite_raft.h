@@ -73,7 +73,9 @@ struct uv_loop_s; /* libuv's uv_loop_t */
 **     the whole log, in one transaction.
 **
 ** The connection must meet raftlite_open()'s settings (synchronous FULL or
-** EXTRA for a file database) and must outlive the io. It is the io's: a
+** EXTRA for a file database) and must outlive the io. Opened through the
+** raftlite VFS (raftlite_vfs_register()), its storage calls skip the
+** durability PRAGMAs while the settings are unchanged. It is the io's: a
 ** thread-pool job uses it while appends are written, so the application
 ** uses another connection (to the same file) for its own tables. With a
 ** SQLite built without threads (sqlite3_threadsafe() 0) the loop writes

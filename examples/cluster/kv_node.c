@@ -57,6 +57,7 @@
 #include <sqlite3.h>
 #include <uv.h>
 
+#include "raftlite.h"
 #include "raftlite_raft.h"
 
 /* ==================================================================== */
@@ -417,7 +418,12 @@ static int serve(int argc, char **argv) {
 
   /* The node's database: raftlite's tables and the state machine's kv. */
   snprintf(zPath, sizeof(zPath), "%s/node.db", zDir);
-  if (sqlite3_open(zPath, &n->db) != SQLITE_OK) die(zPath, sqlite3_errmsg(n->db));
+  /* Through the raftlite VFS: each storage call then skips the durability
+  ** PRAGMAs while the settings stay as set here (raftlite_vfs_register). */
+  if (raftlite_vfs_register() != SQLITE_OK) die("raftlite_vfs_register", "failed");
+  if (sqlite3_open_v2(zPath, &n->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, RAFTLITE_VFS) !=
+      SQLITE_OK)
+    die(zPath, sqlite3_errmsg(n->db));
   sqlite3_exec(n->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL", 0, 0, 0);
   sqlite3_busy_timeout(n->db, 5000);
   if (sqlite3_open(zPath, &n->dbSm) != SQLITE_OK) die(zPath, sqlite3_errmsg(n->dbSm));
