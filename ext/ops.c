@@ -168,7 +168,8 @@ static int growBuf(unsigned char **pa, i64 *pnAlloc, i64 n) {
 
 /* Reports a refused segment (or membership entry) as the operations always
 ** have: the first entry of it against the batch's previous entry or the
-** reference id, or an invalid membership. */
+** reference id (pState: the state it was refused in; NULL only when the
+** segment has an entry before it in the batch), or an invalid membership. */
 static int segmentFailed(RlStore *p, int rc, const SegRun *pRun,
                          const RlState *pState, const raftlite_entry *pMembership) {
   char zRef[RL_LOGID_BUF], zGot[RL_LOGID_BUF];
@@ -189,10 +190,8 @@ static int segmentFailed(RlStore *p, int rc, const SegRun *pRun,
   return pMembership ? failInvalidMembership(p, rc, pMembership) : rc;
 }
 
-/* Writes the run as one segment, with one INSERT. */
-static int flushRun(RlStore *p, SegRun *pRun, const RlState *pState) {
-  if (!pRun->bAny) return SQLITE_OK;
-  pRun->bAny = 0;
+/* Binds and runs the INSERT of the run as one segment. */
+static int insertRun(RlStore *p, const SegRun *pRun) {
   sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_INSERT_SEGMENT);
   if (pStmt == NULL) return p->rcStmt;
   sqlite3_bind_int64(pStmt, 1, pRun->first.index);
@@ -211,8 +210,7 @@ static int flushRun(RlStore *p, SegRun *pRun, const RlState *pState) {
   if (rc != SQLITE_OK) rc = rlFailSqlite(p, rc);
   if (rc == SQLITE_OK) rc = stepWrite(p, pStmt);
   sqlite3_clear_bindings(pStmt); /* the buffers are reused */
-  p->nRunPayloads = p->nRunEnds = 0;
-  return rc == SQLITE_OK ? rc : segmentFailed(p, rc, pRun, pState, NULL);
+  return rc;
 }
 
 /* Adds e (blank or normal) to the run, which it extends. */
@@ -249,32 +247,75 @@ static int extendsRun(RlStore *p, const SegRun *pRun, const raftlite_entry *e) {
          p->nRunEnds < (i64)RL_SEGMENT_MAX_ENTRIES * RL_END_WIDTH;
 }
 
-/* A membership entry: a segment of its own, its payload canonicalised by
-** the INSERT itself. */
-static int appendMembership(RlStore *p, const raftlite_entry *e, const RlLogId *pBefore,
-                            const RlState *pState) {
-  SegRun run = {1, entryLogId(e), {0, 0, 0}, (i64)e->log_id.index, RAFTLITE_MEMBERSHIP};
-  if (pBefore) run.before = *pBefore;
+/* Binds and runs the INSERT of a membership entry: a segment of its own,
+** its payload canonicalised by the INSERT itself. */
+static int insertMembership(RlStore *p, const raftlite_entry *e) {
   sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_INSERT_SEGMENT);
   if (pStmt == NULL) return p->rcStmt;
-  sqlite3_bind_int64(pStmt, 1, run.first.index);
-  sqlite3_bind_int64(pStmt, 2, run.iLast);
-  sqlite3_bind_int64(pStmt, 3, run.first.term);
+  sqlite3_bind_int64(pStmt, 1, (i64)e->log_id.index);
+  sqlite3_bind_int64(pStmt, 2, (i64)e->log_id.index);
+  sqlite3_bind_int64(pStmt, 3, (i64)e->log_id.term);
   sqlite3_bind_text(pStmt, 4, "membership", -1, SQLITE_STATIC);
   int rc = bindPayload(p, pStmt, 5, e);
   if (rc == SQLITE_OK) rc = stepWrite(p, pStmt);
-  if (rc == SQLITE_OK) return rc;
-  return segmentFailed(p, rc, &run, pState, e);
+  return rc;
+}
+
+/* Writes a run (pMembership NULL) or a membership entry as one segment.
+**
+** contract §2: when the reference id is last_applied (the log ends below
+** it, after a snapshot was installed), an append first moves last_purged
+** up to last_applied: the triggers refuse a segment that would leave a
+** hole. The state is read only when the first segment of a call is
+** refused, which is when that can be the case: the common append reads
+** no state at all, and a refusal is reported against the same state. */
+static int writeSegment(RlStore *p, const SegRun *pRun, const raftlite_entry *pMembership) {
+  int rc = pMembership ? insertMembership(p, pMembership) : insertRun(p, pRun);
+  if (rc == SQLITE_OK || pRun->before.has || p->eKind != RAFTLITE_LOGS_NON_CONSECUTIVE) {
+    return rc == SQLITE_OK ? rc : segmentFailed(p, rc, pRun, NULL, pMembership);
+  }
+  RlState state;
+  int rcState = rlReadState(p, &state);
+  if (rcState != SQLITE_OK) return rcState;
+  if (rlLogIdCmp(&state.applied, &state.last) > 0) {
+    sqlite3_stmt *pPurge = rlStmt(p, RL_STMT_SET_PURGED);
+    if (pPurge == NULL) return p->rcStmt;
+    sqlite3_bind_int64(pPurge, 1, state.applied.term);
+    sqlite3_bind_int64(pPurge, 2, state.applied.index);
+    rlResetError(p);
+    rc = stepWrite(p, pPurge);
+    if (rc != SQLITE_OK) return rc;
+    rc = pMembership ? insertMembership(p, pMembership) : insertRun(p, pRun);
+    if (rc == SQLITE_OK) return rc;
+  }
+  return segmentFailed(p, rc, pRun, &state, pMembership);
+}
+
+/* Writes the run, if it holds anything, and empties it. */
+static int flushRun(RlStore *p, SegRun *pRun) {
+  if (!pRun->bAny) return SQLITE_OK;
+  pRun->bAny = 0;
+  int rc = writeSegment(p, pRun, NULL);
+  p->nRunPayloads = p->nRunEnds = 0;
+  return rc;
+}
+
+static int appendMembership(RlStore *p, const raftlite_entry *e, const RlLogId *pBefore) {
+  SegRun run = {1, entryLogId(e), {0, 0, 0}, (i64)e->log_id.index, RAFTLITE_MEMBERSHIP};
+  if (pBefore) run.before = *pBefore;
+  return writeSegment(p, &run, e);
 }
 
 /* contract §2: the batch goes in as few segments as its (term, kind) runs
 ** allow, each checked by the triggers once. Failures are reported in entry
 ** order: a run is written before a later entry's own error is returned. */
 int rlAppend(RlStore *p, RlEntrySource *pSrc, i64 *pnEntries) {
-  RlState state;
   int rc = rlBegin(p);
   if (rc != SQLITE_OK) return rc;
-  rc = rlReadState(p, &state);
+  /* The state is read only if a segment is refused (writeSegment); its
+  ** row must be there all the same: the triggers read it, and find no
+  ** rule broken in a store that lost it. */
+  rc = rlCheckStatePresent(p);
   p->nRunPayloads = p->nRunEnds = 0;
   SegRun run;
   memset(&run, 0, sizeof(run));
@@ -292,7 +333,7 @@ int rlAppend(RlStore *p, RlEntrySource *pSrc, i64 *pnEntries) {
         char *zErr = p->zErrMsg;
         raftlite_violation_kind eKind = p->eKind;
         p->zErrMsg = NULL;
-        int rcRun = flushRun(p, &run, &state);
+        int rcRun = flushRun(p, &run);
         if (rcRun != SQLITE_OK) {
           sqlite3_free(zErr);
           rc = rcRun;
@@ -304,26 +345,12 @@ int rlAppend(RlStore *p, RlEntrySource *pSrc, i64 *pnEntries) {
       }
       break;
     }
-    if (n == 0 && rlLogIdCmp(&state.applied, &state.last) > 0) {
-      /* contract §2: when the reference is last_applied (the log ends
-      ** below it), the append first purges up to last_applied. The
-      ** triggers refuse the insert otherwise (it would leave a hole). */
-      sqlite3_stmt *pPurge = rlStmt(p, RL_STMT_SET_PURGED);
-      if (pPurge == NULL) {
-        rc = p->rcStmt;
-        break;
-      }
-      sqlite3_bind_int64(pPurge, 1, state.applied.term);
-      sqlite3_bind_int64(pPurge, 2, state.applied.index);
-      rc = stepWrite(p, pPurge);
-      if (rc != SQLITE_OK) break;
-    }
     if (e.kind == RAFTLITE_MEMBERSHIP || !extendsRun(p, &run, &e)) {
-      rc = flushRun(p, &run, &state);
+      rc = flushRun(p, &run);
       if (rc != SQLITE_OK) break;
     }
     if (e.kind == RAFTLITE_MEMBERSHIP) {
-      rc = appendMembership(p, &e, n ? &prev : NULL, &state);
+      rc = appendMembership(p, &e, n ? &prev : NULL);
     } else {
       if (!run.bAny) run.before = prev;
       rc = addToRun(p, &run, &e);
@@ -331,7 +358,7 @@ int rlAppend(RlStore *p, RlEntrySource *pSrc, i64 *pnEntries) {
     prev = entryLogId(&e);
     n++;
   }
-  if (rc == SQLITE_OK) rc = flushRun(p, &run, &state);
+  if (rc == SQLITE_OK) rc = flushRun(p, &run);
   if (rc == SQLITE_OK && n == 0) rc = rlFail(p, RL_MSG_LOGS_EMPTY);
   if (pnEntries) *pnEntries = (i64)n;
   return rlEnd(p, rc);

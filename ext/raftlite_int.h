@@ -201,6 +201,7 @@ typedef enum RlStmtId {
   RL_STMT_JOURNAL_MODE,
   RL_STMT_SYNCHRONOUS,
   RL_STMT_READ_STATE,
+  RL_STMT_STATE_PRESENT,
   RL_STMT_READ_ENTRY,
   RL_STMT_READ_ABOVE,
   RL_STMT_READ_SEGMENTS,
@@ -323,6 +324,9 @@ typedef struct RlState {
   RlLogId membership; /* log id of the applied membership */
 } RlState;
 int rlReadState(RlStore *p, RlState *pState);
+/* Whether the state row is there (else the store's refusal, as
+** rlReadState gives it): what an append checks before it writes. */
+int rlCheckStatePresent(RlStore *p);
 
 /* The applied state with the membership text (owned; rlAppliedStateFree). */
 int rlReadApplied(RlStore *p, raftlite_applied_state *pOut);

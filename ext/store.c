@@ -40,6 +40,7 @@ static const char *const azStmtSql[RL_STMT_COUNT] = {
         " (SELECT max(first_index, coalesce(s.purged_index, -1) + 1)"
         "  FROM $S.raftlite_segment ORDER BY first_index LIMIT 1)"
         " FROM $S.raftlite_state AS s",
+    [RL_STMT_STATE_PRESENT] = "SELECT 1 FROM $S.raftlite_state",
     /* The present entry at ?1: its segment's term and kind. */
     [RL_STMT_READ_ENTRY] =
         "SELECT g.term, g.kind FROM $S.raftlite_segment AS g"
@@ -505,6 +506,21 @@ int rlReadState(RlStore *p, RlState *pState) {
   }
   sqlite3_reset(pStmt);
   if (rc == SQLITE_OK && !pState->last.has) pState->last = pState->purged;
+  return rc;
+}
+
+int rlCheckStatePresent(RlStore *p) {
+  sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_STATE_PRESENT);
+  if (pStmt == NULL) return p->rcStmt;
+  int rc = sqlite3_step(pStmt);
+  if (rc == SQLITE_ROW) {
+    rc = SQLITE_OK;
+  } else if (rc == SQLITE_DONE) {
+    rc = rlFail(p, RL_MSG_NOT_INSTALLED, p->zSchema, p->zSchema);
+  } else {
+    rc = rlFailSqlite(p, sqlite3_reset(pStmt));
+  }
+  sqlite3_reset(pStmt);
   return rc;
 }
 
