@@ -196,7 +196,7 @@ static void stepDone(sqlite3 *db, sqlite3_stmt *pStmt) {
 /* zVfs: NULL (the default VFS) or RAFTLITE_VFS. */
 static sqlite3 *openSqliteVfs(const char *zPath, int bDurable, const char *zVfs) {
   sqlite3 *db = NULL;
-  if (zVfs && raftlite_vfs_register() != SQLITE_OK) fatal("raftlite_vfs_register failed");
+  if (zVfs && raftlite_vfs_register(NULL) != SQLITE_OK) fatal("raftlite_vfs_register failed");
   if (sqlite3_open_v2(zPath, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, zVfs) != SQLITE_OK) {
     fatal("cannot open %s: %s", zPath, db ? sqlite3_errmsg(db) : "out of memory");
   }

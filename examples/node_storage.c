@@ -120,7 +120,7 @@ static void printState(sqlite3 *db) {
 static void openNode(const char *zPath, sqlite3 **pDb) {
   /* Through the raftlite VFS: a call skips the durability PRAGMAs while
   ** the settings stay as set below. */
-  CHECK(raftlite_vfs_register());
+  CHECK(raftlite_vfs_register(NULL));
   if (sqlite3_open_v2(zPath, pDb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, RAFTLITE_VFS) !=
       SQLITE_OK)
     exit(1);

@@ -4,7 +4,7 @@
 ** a writing call checks them with PRAGMA statements only after a change,
 ** not on every call (docs/contract.md §5).
 **
-**     raftlite_vfs_register();
+**     raftlite_vfs_register(NULL);
 **     sqlite3_open_v2("node.db", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
 **                     RAFTLITE_VFS);
 **
@@ -288,16 +288,16 @@ static int watchCurrentTimeInt64(sqlite3_vfs *pVfs, sqlite3_int64 *pTime) {
   return watchReal()->xCurrentTimeInt64(watchReal(), pTime);
 }
 
-int raftlite_vfs_register(void) {
+int raftlite_vfs_register(const char *zBase) {
   static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
+  sqlite3_vfs *pReal = sqlite3_vfs_find(zBase); /* initializes SQLite */
+  if (pReal == NULL || pReal == &watchVfs) return SQLITE_ERROR;
   int rc = SQLITE_OK;
-  /* Registering twice must not wrap the shim in itself. */
+  /* One "raftlite" VFS, over one VFS: registering it again must neither
+  ** wrap it in itself nor swap what it wraps under open files. */
   pthread_mutex_lock(&mutex);
   if (watchVfs.pAppData == NULL) {
-    sqlite3_vfs *pReal = sqlite3_vfs_find(NULL); /* initializes SQLite */
-    if (pReal == NULL) {
-      rc = SQLITE_ERROR;
-    } else if (pReal->iVersion < 2 || pReal->xCurrentTimeInt64 == NULL) {
+    if (pReal->iVersion < 2 || pReal->xCurrentTimeInt64 == NULL) {
       rc = SQLITE_ERROR; /* no VFS of this century lacks it */
     } else {
       watchVfs = (sqlite3_vfs){
@@ -323,6 +323,8 @@ int raftlite_vfs_register(void) {
       rc = sqlite3_vfs_register(&watchVfs, 0);
       if (rc != SQLITE_OK) watchVfs.pAppData = NULL;
     }
+  } else if (watchVfs.pAppData != pReal) {
+    rc = SQLITE_MISUSE;
   }
   pthread_mutex_unlock(&mutex);
   return rc;

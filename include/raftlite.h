@@ -140,17 +140,19 @@ RAFTLITE_API int raftlite_init(sqlite3 *db, char **pzErrMsg,
 ** Only a schema in WAL mode is watched; in a rollback journal mode every
 ** call checks as before.
 **
-**     raftlite_vfs_register();
+**     raftlite_vfs_register(NULL);
 **     sqlite3_open_v2("node.db", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
 **                     RAFTLITE_VFS);
 **
-** or the URI parameter vfs=raftlite. The VFS wraps the VFS that is the
-** default at the first call, and changes nothing else: same files, same
-** locks, interoperable with connections opened without it. Registering
-** again does nothing. Returns SQLITE_OK, or an error from SQLite.
+** or the URI parameter vfs=raftlite. The VFS wraps zBase, the name of a
+** registered VFS (NULL: the default one), and changes nothing else: same
+** files, same locks, interoperable with connections opened without it. It
+** is not made the default. Registering again over the same VFS does
+** nothing. Returns SQLITE_OK; SQLITE_ERROR when zBase names no VFS;
+** SQLITE_MISUSE when "raftlite" already wraps another VFS.
 */
 #define RAFTLITE_VFS "raftlite"
-RAFTLITE_API int raftlite_vfs_register(void);
+RAFTLITE_API int raftlite_vfs_register(const char *zBase);
 
 /* ==================================================================== */
 /* Value types of the storage contract (contract §1, §6)                */

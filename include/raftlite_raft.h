@@ -74,7 +74,7 @@ struct uv_loop_s; /* libuv's uv_loop_t */
 **
 ** The connection must meet raftlite_open()'s settings (synchronous FULL or
 ** EXTRA for a file database) and must outlive the io. Opened through the
-** raftlite VFS (raftlite_vfs_register()), its storage calls skip the
+** raftlite VFS (raftlite_vfs_register(NULL)), its storage calls skip the
 ** durability PRAGMAs while the settings are unchanged. It is the io's: a
 ** thread-pool job uses it while appends are written, so the application
 ** uses another connection (to the same file) for its own tables. With a

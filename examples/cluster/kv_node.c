@@ -420,7 +420,7 @@ static int serve(int argc, char **argv) {
   snprintf(zPath, sizeof(zPath), "%s/node.db", zDir);
   /* Through the raftlite VFS: each storage call then skips the durability
   ** PRAGMAs while the settings stay as set here (raftlite_vfs_register). */
-  if (raftlite_vfs_register() != SQLITE_OK) die("raftlite_vfs_register", "failed");
+  if (raftlite_vfs_register(NULL) != SQLITE_OK) die("raftlite_vfs_register", "failed");
   if (sqlite3_open_v2(zPath, &n->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, RAFTLITE_VFS) !=
       SQLITE_OK)
     die(zPath, sqlite3_errmsg(n->db));

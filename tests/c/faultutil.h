@@ -79,6 +79,19 @@ static inline int fuOpen(const char *zPath, const char *zVfs, const char *zJourn
   return raftlite_open_v2(*pDb, "main", flags, pStore);
 }
 
+/* SQLITE_OK when db's main file is opened through a VFS whose name
+** (SQLITE_FCNTL_VFSNAME: a stack of shims, outermost first) begins with
+** zPrefix; SQLITE_ERROR otherwise. */
+static inline int fuCheckVfs(sqlite3 *db, const char *zPrefix) {
+  char *zName = NULL;
+  int rc = sqlite3_file_control(db, "main", SQLITE_FCNTL_VFSNAME, &zName);
+  if (rc == SQLITE_OK && (zName == NULL || strncmp(zName, zPrefix, strlen(zPrefix)) != 0)) {
+    rc = SQLITE_ERROR;
+  }
+  sqlite3_free(zName);
+  return rc;
+}
+
 static inline void fuClose(sqlite3 **pDb, raftlite **pStore) {
   raftlite_close(*pStore);
   *pStore = NULL;

@@ -353,10 +353,15 @@ static int startCheckpointer(sqlite3 *db, raftlite *store, raftlite_checkpointer
   return raftlite_checkpointer_start(store, &cfg, pp);
 }
 
+/* The VFS the killed writer opens its store through (NULL: the default),
+** RAFTLITE_VFS with RAFTLITE_CRASH_WATCH=1. */
+static const char *zWriterVfs = NULL;
+
 static void child(const char *zPath, const char *zSync, uint32_t seed, int fd) {
   sqlite3 *db;
   raftlite *store;
-  int rc = fuOpen(zPath, NULL, NULL, zSync, 0, &db, &store);
+  int rc = fuOpen(zPath, zWriterVfs, NULL, zSync, 0, &db, &store);
+  if (rc == SQLITE_OK && zWriterVfs) rc = fuCheckVfs(db, "raftlite/");
   Msg m;
   if (rc != SQLITE_OK) {
     memset(&m, 0, sizeof(m));
@@ -534,7 +539,7 @@ static int runCrash(const char *zJournal, const char *zSync, const char *zTag, i
     /* The killed store, reopened. */
     sqlite3 *db;
     raftlite *store;
-    int rc = fuOpen(zPath, NULL, NULL, zSync, 0, &db, &store);
+    int rc = fuOpen(zPath, zWriterVfs, NULL, zSync, 0, &db, &store);
     if (rc != SQLITE_OK) FAIL("round %d: reopen: %d %s", iRound, rc, sqlite3_errmsg(db));
     const char *zCheck = fuCheck(db);
     if (zCheck) FAIL("round %d: %s", iRound, zCheck);
@@ -634,6 +639,13 @@ int main(int argc, char **argv) {
   if (argc > 2) nRoundArg = atoi(argv[2]);
   bCheckpointer = getenv("RAFTLITE_CRASH_CHECKPOINTER") && atoi(getenv("RAFTLITE_CRASH_CHECKPOINTER"));
   if (bCheckpointer) printf("crash: WAL rounds with the background checkpointer\n");
+  if (getenv("RAFTLITE_CRASH_WATCH") && atoi(getenv("RAFTLITE_CRASH_WATCH"))) {
+    /* The writer's connection through the raftlite VFS: its settings
+    ** watch must change nothing of what survives a kill. */
+    if (raftlite_vfs_register(NULL) != SQLITE_OK) return 2;
+    zWriterVfs = RAFTLITE_VFS;
+    printf("crash: the writer opened through the raftlite VFS\n");
+  }
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   int rc = runTests(argc > 1 ? 2 : 1, argv, NULL, NULL);

@@ -80,6 +80,7 @@ typedef struct Wl {
 
 /* RAFTLITE_POWERLOSS_CHECKPOINTER: a checkpointer on WAL runs. */
 static int bCheckpointer = 0;
+static int bWatch = 0; /* RAFTLITE_POWERLOSS_WATCH: the store through the raftlite VFS */
 
 /* faultvfs's state is shared with the checkpointer's thread: the test's own
 ** calls into it take serialvfs's mutex (a no-op cost without the thread). */
@@ -281,8 +282,10 @@ static int openWork(const Variant *v, const char *zVfs, Wl *w) {
   memset(w, 0, sizeof(*w));
   /* Only WAL is remembered by the file: set the mode on every open. */
   if (zVfs && bCheckpointer) zVfs = SV_VFS;
+  if (zVfs && bWatch) zVfs = RAFTLITE_VFS; /* over FV_VFS (setUpPl) */
   int rc = zVfs ? fuOpen(WORK, zVfs, v->zJournal, v->zSync, v->flags, &w->db, &w->store)
                 : fuOpen(WORK, NULL, v->zJournal, "OFF", RAFTLITE_OPEN_RELAXED, &w->db, &w->store);
+  if (rc == SQLITE_OK && zVfs && bWatch) rc = fuCheckVfs(w->db, "raftlite/");
   if (rc == SQLITE_OK) raftlite_set_state_machine(w->store, &fuKvMachine);
   w->bNoSql = (v->flags & RAFTLITE_OPEN_RELAXED) != 0;
   if (rc == SQLITE_OK && zVfs && bCheckpointer && strcmp(v->zJournal, "WAL") == 0) {
@@ -488,12 +491,20 @@ TEST(powerloss, walNormalControl) { runVariant(&vControl); }
 static void *setUpPl(void) {
   fvRegister();
   svRegister();
+  /* The settings watch stacked on the disk model: it must change nothing
+  ** of what a power cut leaves. */
+  if (bWatch && raftlite_vfs_register(FV_VFS) != SQLITE_OK) {
+    fprintf(stderr, "raftlite_vfs_register(%s) failed\n", FV_VFS);
+    exit(2);
+  }
   return NULL;
 }
 
 int main(int argc, char **argv) {
   bCheckpointer = getenv("RAFTLITE_POWERLOSS_CHECKPOINTER") &&
                   atoi(getenv("RAFTLITE_POWERLOSS_CHECKPOINTER"));
+  bWatch = getenv("RAFTLITE_POWERLOSS_WATCH") && atoi(getenv("RAFTLITE_POWERLOSS_WATCH"));
+  if (bWatch) printf("powerloss: the store opened through the raftlite VFS\n");
   int rc = runTests(argc, argv, setUpPl, NULL);
   printf("powerloss: %ld crashes simulated, %ld writes dropped, %ld kept, %ld torn,"
          " %ld directory changes lost; %ld acknowledged-call losses with required"

@@ -54,7 +54,7 @@ static void execOk(sqlite3 *db, const char *zSql) {
 }
 
 static void watchOpen(Watch *w, const char *zVfs) {
-  ASSERT_INT(raftlite_vfs_register(), SQLITE_OK);
+  ASSERT_INT(raftlite_vfs_register(NULL), SQLITE_OK);
   int rc = sqlite3_open_v2(w->zPath, &w->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, zVfs);
   if (rc != SQLITE_OK) FAIL("open %s: %s", w->zPath, sqlite3_errmsg(w->db));
   ASSERT_INT(raftlite_register(w->db), SQLITE_OK);
@@ -173,8 +173,15 @@ TEST(watch, withoutTheVfsEveryCallChecks) {
 }
 
 TEST(watch, registeringTwiceWrapsOnce) {
-  ASSERT_INT(raftlite_vfs_register(), SQLITE_OK);
-  ASSERT_INT(raftlite_vfs_register(), SQLITE_OK);
+  ASSERT_INT(raftlite_vfs_register(NULL), SQLITE_OK);
+  ASSERT_INT(raftlite_vfs_register(NULL), SQLITE_OK);
+  ASSERT_INT(raftlite_vfs_register(sqlite3_vfs_find(NULL)->zName), SQLITE_OK);
+  /* Not over itself, not over a VFS that does not exist, not over a
+  ** second one while it wraps the first. */
+  ASSERT_INT(raftlite_vfs_register(RAFTLITE_VFS), SQLITE_ERROR);
+  ASSERT_INT(raftlite_vfs_register("no-such-vfs"), SQLITE_ERROR);
+  sqlite3_vfs *pOther = sqlite3_vfs_find("unix-none");
+  if (pOther) ASSERT_INT(raftlite_vfs_register("unix-none"), SQLITE_MISUSE);
   sqlite3_vfs *pVfs = sqlite3_vfs_find(RAFTLITE_VFS);
   ASSERT(pVfs != NULL);
   ASSERT(pVfs != sqlite3_vfs_find(NULL)); /* not made the default */
