@@ -1108,39 +1108,26 @@ static int rioPutLocal(RaftIo *p, unsigned trailing, const struct raft_snapshot 
   return 0;
 }
 
-/* The term of the configuration at index iConf, which an InstallSnapshot
-** does not carry: from the log, the applied membership or the current
-** snapshot when one of them has it; the snapshot's own term when iConf is
-** its index. 0 when none knows it. */
-static raft_term rioConfTerm(RaftIo *p, raft_index iConf, const struct raft_snapshot *s) {
-  raftlite_log_id id;
-  if (iConf == s->index) return s->term;
-  if (raftlite_get_log_id(p->store, iConf, &id) == SQLITE_OK) return id.term;
-  raftlite_applied_state as;
-  raft_term t = 0;
-  if (raftlite_last_applied_state(p->store, &as) == SQLITE_OK) {
-    if (as.has_membership && as.membership_log_id.index == iConf) t = as.membership_log_id.term;
-    raftlite_applied_state_free(&as);
-  }
-  if (t) return t;
-  raftlite_snapshot_meta meta;
+/* Streams the snapshot's bytes into the store and installs them. */
+static int rioInstall(RaftIo *p, const struct raft_snapshot *s,
+                      const raftlite_snapshot_meta *meta) {
   raftlite_snapshot *pStream = NULL;
-  memset(&meta, 0, sizeof(meta));
-  if (raftlite_get_current_snapshot(p->store, &meta, &pStream) == SQLITE_OK) {
-    if (meta.has_membership && meta.membership_log_id.index == iConf)
-      t = meta.membership_log_id.term;
-    raftlite_snapshot_close(pStream);
-    raftlite_snapshot_meta_free(&meta);
+  raftlite_sm_changes changes;
+  int rc = raftlite_begin_receiving_snapshot(p->store, &pStream);
+  for (unsigned i = 0; rc == SQLITE_OK && i < s->n_bufs; i++) {
+    if (s->bufs[i].len) rc = raftlite_snapshot_write(pStream, s->bufs[i].base, s->bufs[i].len);
   }
-  return t;
+  if (rc != SQLITE_OK) {
+    raftlite_snapshot_close(pStream);
+    return rc;
+  }
+  return raftlite_install_snapshot(p->store, meta, pStream, &changes);
 }
 
 /* trailing = 0: the leader's snapshot replaces the FSM and the whole log.
 ** Inside the caller's transaction. */
 static int rioPutInstall(RaftIo *p, const struct raft_snapshot *s) {
   raftlite_snapshot_meta meta;
-  raftlite_snapshot *pStream = NULL;
-  raftlite_sm_changes changes;
   int rv = 0, rc;
   memset(&meta, 0, sizeof(meta));
   meta.last_log_id.term = s->term;
@@ -1148,28 +1135,24 @@ static int rioPutInstall(RaftIo *p, const struct raft_snapshot *s) {
   sqlite3_snprintf(sizeof(meta.snapshot_id), meta.snapshot_id, "%llu-%llu-%lld", s->term,
                    s->index, (long long)uv_hrtime());
   if (s->configuration.n > 0) {
-    raft_term t = rioConfTerm(p, s->configuration_index, s);
-    if (t == 0) {
-      /* Not known here: the snapshot's term bounds it from above, and
-      ** nothing reads it but a later install's lookup. */
-      t = s->term;
-    }
+    /* InstallSnapshot carries the configuration's index, not its term:
+    ** raftlite resolves it from what the store holds (see
+    ** raftlite_install_snapshot()). */
     meta.has_membership = 1;
-    meta.membership_log_id.term = t;
     meta.membership_log_id.index = s->configuration_index;
+    meta.membership_term_unknown = 1;
     meta.membership_json = rioConfToJson(p, &s->configuration, &rv);
     if (meta.membership_json == NULL) return rv;
   }
-  rc = raftlite_begin_receiving_snapshot(p->store, &pStream);
-  for (unsigned i = 0; rc == SQLITE_OK && i < s->n_bufs; i++) {
-    if (s->bufs[i].len) rc = raftlite_snapshot_write(pStream, s->bufs[i].base, s->bufs[i].len);
+  rc = rioInstall(p, s, &meta);
+  if (rc != SQLITE_OK && meta.membership_term_unknown &&
+      raftlite_violation(p->store) == RAFTLITE_INVALID_MEMBERSHIP) {
+    /* Not known here: the snapshot's term bounds it from above, and
+    ** nothing reads it but a later install's lookup. */
+    meta.membership_term_unknown = 0;
+    meta.membership_log_id.term = s->term;
+    rc = rioInstall(p, s, &meta);
   }
-  if (rc != SQLITE_OK) {
-    raftlite_snapshot_close(pStream);
-    rv = rioStoreErr(p, "snapshot write", rc);
-    goto out;
-  }
-  rc = raftlite_install_snapshot(p->store, &meta, pStream, &changes);
   if (rc != SQLITE_OK) {
     rv = rioStoreErr(p, "install_snapshot", rc);
     goto out;
