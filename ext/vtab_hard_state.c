@@ -7,15 +7,22 @@
 ** No row until the hard state is first saved (raft_save_hard_state);
 ** voted_for is NULL while the node has not voted in current_term.
 */
-#include "vtab_query.h"
+#include "vtab_operator.h"
 
-static const RlQueryVtab hardStateVtab = {
-    "raftlite_hard_state",
+static const RlOpView hardStateTable = {
     "raft_hard_state",
-    "CREATE TABLE x(current_term INTEGER, voted_for INTEGER)",
-    "SELECT current_term, voted_for FROM $S.raftlite_hard_state",
+    "current_term INTEGER, voted_for INTEGER",
+    2,
+    {"SELECT current_term, voted_for FROM $S.raftlite_hard_state"},
+    sizeof(RlOpCursor),
+    rlOpQueryFilter,
+    rlOpQueryNext,
+    rlOpQueryColumn,
+    0,
+    1, /* a table of the store's schema, raft_install() creates it */
+    "raftlite_hard_state",
 };
 
 int rlRegisterVtabHardState(sqlite3 *db) {
-  return rlRegisterQueryVtab(db, &hardStateVtab);
+  return rlRegisterOpView(db, &hardStateTable);
 }

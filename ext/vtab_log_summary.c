@@ -70,6 +70,8 @@ static const RlOpView logSummaryView = {
     rlOpQueryNext,
     rlOpQueryColumn,
     0,
+    0,    /* an operator's view */
+    NULL,
 };
 
 int rlRegisterVtabLogSummary(sqlite3 *db) {

@@ -45,6 +45,8 @@ static const RlOpView membershipsView = {
     rlOpQueryNext,
     rlOpQueryColumn,
     0,
+    0,    /* an operator's view */
+    NULL,
 };
 
 int rlRegisterVtabMemberships(sqlite3 *db) {

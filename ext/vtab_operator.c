@@ -1,19 +1,23 @@
 /*
-** vtab_operator.c — what the operator's views share (vtab_operator.h).
+** vtab_operator.c — what raftlite's read-only virtual tables share
+** (vtab_operator.h).
 **
-** HOW IT WORKS. Each view is an eponymous-only module (xCreate is NULL:
-** CREATE VIRTUAL TABLE ... USING raft_terms is refused) whose declared
-** table ends with a HIDDEN column `schema`. raft_terms('aux') is the
-** constraint schema = 'aux', which xBestIndex takes as argv[0] (idxNum
+** HOW IT WORKS. An operator's view is an eponymous-only module (xCreate
+** is NULL: CREATE VIRTUAL TABLE ... USING raft_terms is refused) whose
+** declared table ends with a HIDDEN column `schema`. raft_terms('aux') is
+** the constraint schema = 'aux', which xBestIndex takes as argv[0] (idxNum
 ** bit 0x01); without it the schema is main. A plan in which that
 ** constraint is not usable (a join that supplies it later) is refused
-** with SQLITE_CONSTRAINT, so SQLite picks one where it is.
+** with SQLITE_CONSTRAINT, so SQLite picks one where it is. A table of the
+** store's schema (bInSchema) is a module with an xCreate, not eponymous;
+** its schema is the one it was created in (argv[1] of xConnect).
 **
 ** xFilter checks the schema (text; an attached database or temp), then
 ** runs the view's own xFilter. Statements are prepared for that schema on
 ** first use (SQLITE_PREPARE_NO_VTAB: they read the backing tables only)
 ** and stay with the cursor while the schema stays the same; a closed
-** cursor hands them to the vtab for the next one, as vtab_query.c does.
+** cursor hands them to the vtab for the next one (preparing costs more
+** than reading a row).
 ** A statement that cannot be prepared because a backing table is missing
 ** means the schema holds no store: "raft_terms: no raftlite store in
 ** schema "aux": run SELECT raft_install('aux')".
@@ -29,6 +33,7 @@ typedef struct OpVtab {
   sqlite3_vtab base; /* Base class - must be first */
   sqlite3 *db;
   const RlOpView *pView;
+  char *zHome;                           /* bInSchema: the table's schema */
   char *zSpareSchema;                    /* schema of apSpare, or NULL */
   sqlite3_stmt *apSpare[RL_OP_MAX_STMT]; /* a closed cursor's statements */
 } OpVtab;
@@ -46,7 +51,9 @@ static int opConnect(sqlite3 *db, void *pAux, int argc, const char *const *argv,
   (void)argv;
   (void)pzErr;
   const RlOpView *pView = pAux;
-  char *zDecl = sqlite3_mprintf("CREATE TABLE x(%s, schema HIDDEN)", pView->zColumns);
+  char *zDecl = sqlite3_mprintf(pView->bInSchema ? "CREATE TABLE x(%s)"
+                                                 : "CREATE TABLE x(%s, schema HIDDEN)",
+                                pView->zColumns);
   if (zDecl == NULL) return SQLITE_NOMEM;
   int rc = sqlite3_declare_vtab(db, zDecl);
   sqlite3_free(zDecl);
@@ -57,14 +64,29 @@ static int opConnect(sqlite3 *db, void *pAux, int argc, const char *const *argv,
   memset(pNew, 0, sizeof(*pNew));
   pNew->db = db;
   pNew->pView = pView;
+  if (pView->bInSchema) {
+    pNew->zHome = sqlite3_mprintf("%s", argv[1]);
+    if (pNew->zHome == NULL) {
+      sqlite3_free(pNew);
+      return SQLITE_NOMEM;
+    }
+  }
   *ppVtab = &pNew->base;
   return SQLITE_OK;
+}
+
+/* Distinct from opConnect so that a table of the store's schema is not
+** eponymous. */
+static int opCreate(sqlite3 *db, void *pAux, int argc, const char *const *argv,
+                    sqlite3_vtab **ppVtab, char **pzErr) {
+  return opConnect(db, pAux, argc, argv, ppVtab, pzErr);
 }
 
 static int opDisconnect(sqlite3_vtab *pVtab) {
   OpVtab *p = (OpVtab *)pVtab;
   finalizeAll(p->apSpare);
   sqlite3_free(p->zSpareSchema);
+  sqlite3_free(p->zHome);
   sqlite3_free(p);
   return SQLITE_OK;
 }
@@ -89,8 +111,9 @@ static int opBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo) {
   } else if (bUnusable) {
     return SQLITE_CONSTRAINT;
   }
-  pInfo->estimatedCost = 1000;
-  pInfo->estimatedRows = 1000;
+  /* A table of the store's schema holds one row at most. */
+  pInfo->estimatedCost = p->pView->bInSchema ? 1 : 1000;
+  pInfo->estimatedRows = p->pView->bInSchema ? 1 : 1000;
   return SQLITE_OK;
 }
 
@@ -187,7 +210,7 @@ static int opFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
   endScan(pCur);
   pCur->iRowid = 1;
   pCur->bEof = 0;
-  const char *zSchema = "main";
+  const char *zSchema = p->zHome ? p->zHome : "main";
   if ((idxNum & OP_PLAN_SCHEMA) && argc > 0) {
     if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
       int rc = useSchema(pCur, "main");
@@ -250,36 +273,41 @@ int rlOpQueryColumn(RlOpCursor *pCur, sqlite3_context *ctx, int iCol) {
   return SQLITE_OK;
 }
 
-static sqlite3_module opModule = {
-    /* iVersion    */ 0,
-    /* xCreate     */ 0, /* eponymous only */
-    /* xConnect    */ opConnect,
-    /* xBestIndex  */ opBestIndex,
-    /* xDisconnect */ opDisconnect,
-    /* xDestroy    */ opDisconnect,
-    /* xOpen       */ opOpen,
-    /* xClose      */ opClose,
-    /* xFilter     */ opFilter,
-    /* xNext       */ opNext,
-    /* xEof        */ opEof,
-    /* xColumn     */ opColumn,
-    /* xRowid      */ opRowid,
-    /* xUpdate     */ 0,
-    /* xBegin      */ 0,
-    /* xSync       */ 0,
-    /* xCommit     */ 0,
-    /* xRollback   */ 0,
-    /* xFindMethod */ 0,
-    /* xRename     */ 0,
-    /* xSavepoint  */ 0,
-    /* xRelease    */ 0,
-    /* xRollbackTo */ 0,
-    /* xShadowName */ 0,
-#if SQLITE_VERSION_NUMBER >= 3044000
-    /* xIntegrity */ 0,
-#endif
-};
+#define OP_MODULE(xCreate)                                                      \
+  {                                                                             \
+    /* iVersion    */ 0,                                                        \
+    /* xCreate     */ xCreate,                                                  \
+    /* xConnect    */ opConnect,                                                \
+    /* xBestIndex  */ opBestIndex,                                              \
+    /* xDisconnect */ opDisconnect,                                             \
+    /* xDestroy    */ opDisconnect,                                             \
+    /* xOpen       */ opOpen,                                                   \
+    /* xClose      */ opClose,                                                  \
+    /* xFilter     */ opFilter,                                                 \
+    /* xNext       */ opNext,                                                   \
+    /* xEof        */ opEof,                                                    \
+    /* xColumn     */ opColumn,                                                 \
+    /* xRowid      */ opRowid,                                                  \
+    /* xUpdate     */ 0,                                                        \
+    /* xBegin      */ 0,                                                        \
+    /* xSync       */ 0,                                                        \
+    /* xCommit     */ 0,                                                        \
+    /* xRollback   */ 0,                                                        \
+    /* xFindMethod */ 0,                                                        \
+    /* xRename     */ 0,                                                        \
+    /* xSavepoint  */ 0,                                                        \
+    /* xRelease    */ 0,                                                        \
+    /* xRollbackTo */ 0,                                                        \
+    /* xShadowName */ 0,                                                        \
+    /* (xIntegrity, SQLite 3.44: 0) */                                          \
+  }
+/* Eponymous only (no xCreate): the operator's views. */
+static sqlite3_module opViewModule = OP_MODULE(0);
+/* Created in a schema by raft_install(). */
+static sqlite3_module opTableModule = OP_MODULE(opCreate);
 
 int rlRegisterOpView(sqlite3 *db, const RlOpView *pView) {
-  return sqlite3_create_module(db, pView->zName, &opModule, (void *)pView);
+  return sqlite3_create_module(db, pView->zModule ? pView->zModule : pView->zName,
+                               pView->bInSchema ? &opTableModule : &opViewModule,
+                               (void *)pView);
 }

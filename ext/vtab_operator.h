@@ -1,15 +1,22 @@
 /*
-** vtab_operator.h — the operator's views (docs/operator.md): read-only,
-** eponymous table-valued functions over a store, each taking the store's
-** schema as an optional argument ("main" when absent):
+** vtab_operator.h — raftlite's read-only virtual tables over a store.
 **
-**     SELECT * FROM raft_terms;          SELECT * FROM raft_terms('aux');
+** Two kinds, one machinery (vtab_operator.c):
+**   - the operator's views (docs/operator.md): eponymous table-valued
+**     functions, each taking the store's schema as an optional argument
+**     ("main" when absent):
 **
-** Each view is one RlOpView, in a file of its own (vtab_log_summary.c,
-** vtab_terms.c, vtab_memberships.c, vtab_unapplied.c, vtab_snapshots.c,
-** vtab_settings.c); vtab_operator.c is the machinery they share: the
-** hidden schema column, its checks, the statements prepared for that
-** schema and kept between scans, and the errors, "raft_terms: ...".
+**         SELECT * FROM raft_terms;          SELECT * FROM raft_terms('aux');
+**
+**     vtab_log_summary.c, vtab_terms.c, vtab_memberships.c,
+**     vtab_unapplied.c, vtab_snapshots.c, vtab_settings.c;
+**   - the tables raft_install() creates in the store's schema (bInSchema:
+**     CREATE VIRTUAL TABLE raft_state USING raftlite_state), which read
+**     the schema they live in: vtab_hard_state.c, vtab_state.c,
+**     vtab_snapshot.c.
+** Each is one RlOpView, in a file of its own. What they share: the schema
+** (argument or home), its checks, the statements prepared for it and kept
+** between scans, and the errors, "raft_terms: ...".
 **
 ** A view is either one fixed query (azSql[0], its columns in declared
 ** order: rlOpQuery* below) or a cursor of its own over its statements
@@ -36,6 +43,11 @@ typedef struct RlOpView {
   int (*xColumn)(RlOpCursor *, sqlite3_context *, int iCol);
   /* Ends a scan: releases what xFilter took (may be NULL). */
   void (*xEnd)(RlOpCursor *);
+  /* A table of the store's schema, created by raft_install() as
+  ** CREATE VIRTUAL TABLE zName USING zModule: it reads its own schema and
+  ** has no schema column. 0 (and zModule NULL) for an operator's view. */
+  int bInSchema;
+  const char *zModule;
 } RlOpView;
 
 struct RlOpCursor {
@@ -61,7 +73,8 @@ int rlOpQueryFilter(RlOpCursor *pCur);
 int rlOpQueryNext(RlOpCursor *pCur);
 int rlOpQueryColumn(RlOpCursor *pCur, sqlite3_context *ctx, int iCol);
 
-/* Registers the view; pView must outlive the connection (a static). */
+/* Registers the view (its module: zModule, or zName); pView must outlive
+** the connection (a static). */
 int rlRegisterOpView(sqlite3 *db, const RlOpView *pView);
 
 #endif /* RAFTLITE_VTAB_OPERATOR_H */

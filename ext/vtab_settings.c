@@ -165,6 +165,8 @@ static const RlOpView settingsView = {
     settingsNext,
     settingsColumn,
     settingsEnd,
+    0,    /* an operator's view */
+    NULL,
 };
 
 int rlRegisterVtabSettings(sqlite3 *db) {

@@ -15,19 +15,26 @@
 ** limit, so they are stored in chunks (raftlite_snapshot_chunk) and read in
 ** pieces.
 */
-#include "vtab_query.h"
+#include "vtab_operator.h"
 
-static const RlQueryVtab snapshotVtab = {
-    "raftlite_snapshot",
+static const RlOpView snapshotTable = {
     "raft_snapshot",
-    "CREATE TABLE x(snapshot_id TEXT, last_log_term INTEGER,"
+    "snapshot_id TEXT, last_log_term INTEGER,"
     " last_log_index INTEGER, membership_term INTEGER,"
-    " membership_index INTEGER, membership TEXT, size INTEGER)",
-    "SELECT snapshot_id, last_term, last_index, membership_term,"
-    " membership_index, membership, size"
-    " FROM $S.raftlite_snapshot WHERE is_current = 1",
+    " membership_index INTEGER, membership TEXT, size INTEGER",
+    7,
+    {"SELECT snapshot_id, last_term, last_index, membership_term,"
+     " membership_index, membership, size"
+     " FROM $S.raftlite_snapshot WHERE is_current = 1"},
+    sizeof(RlOpCursor),
+    rlOpQueryFilter,
+    rlOpQueryNext,
+    rlOpQueryColumn,
+    0,
+    1, /* a table of the store's schema, raft_install() creates it */
+    "raftlite_snapshot",
 };
 
 int rlRegisterVtabSnapshot(sqlite3 *db) {
-  return rlRegisterQueryVtab(db, &snapshotVtab);
+  return rlRegisterOpView(db, &snapshotTable);
 }

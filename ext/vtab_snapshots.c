@@ -46,6 +46,8 @@ static const RlOpView snapshotsView = {
     rlOpQueryNext,
     rlOpQueryColumn,
     0,
+    0,    /* an operator's view */
+    NULL,
 };
 
 int rlRegisterVtabSnapshots(sqlite3 *db) {

@@ -14,27 +14,34 @@
 ** empty (docs/contract.md §1); membership is the applied membership and
 ** the log id that carried it. NULL stands for "none".
 */
-#include "vtab_query.h"
+#include "vtab_operator.h"
 
-static const RlQueryVtab stateVtab = {
-    "raftlite_state",
+static const RlOpView stateTable = {
     "raft_state",
-    "CREATE TABLE x(first_log_index INTEGER, last_log_term INTEGER,"
+    "first_log_index INTEGER, last_log_term INTEGER,"
     " last_log_index INTEGER, last_purged_term INTEGER,"
     " last_purged_index INTEGER, last_applied_term INTEGER,"
     " last_applied_index INTEGER, membership_term INTEGER,"
-    " membership_index INTEGER, membership TEXT)",
-    "SELECT (SELECT max(first_index, coalesce(s.purged_index, -1) + 1)"
-    "  FROM $S.raftlite_segment ORDER BY first_index LIMIT 1),"
-    " coalesce((SELECT term FROM $S.raftlite_segment"
-    "  ORDER BY first_index DESC LIMIT 1), s.purged_term),"
-    " coalesce((SELECT last_index FROM $S.raftlite_segment"
-    "  ORDER BY first_index DESC LIMIT 1), s.purged_index),"
-    " s.purged_term, s.purged_index, s.applied_term, s.applied_index,"
-    " s.membership_term, s.membership_index, s.membership"
-    " FROM $S.raftlite_state AS s",
+    " membership_index INTEGER, membership TEXT",
+    10,
+    {"SELECT (SELECT max(first_index, coalesce(s.purged_index, -1) + 1)"
+     "  FROM $S.raftlite_segment ORDER BY first_index LIMIT 1),"
+     " coalesce((SELECT term FROM $S.raftlite_segment"
+     "  ORDER BY first_index DESC LIMIT 1), s.purged_term),"
+     " coalesce((SELECT last_index FROM $S.raftlite_segment"
+     "  ORDER BY first_index DESC LIMIT 1), s.purged_index),"
+     " s.purged_term, s.purged_index, s.applied_term, s.applied_index,"
+     " s.membership_term, s.membership_index, s.membership"
+     " FROM $S.raftlite_state AS s"},
+    sizeof(RlOpCursor),
+    rlOpQueryFilter,
+    rlOpQueryNext,
+    rlOpQueryColumn,
+    0,
+    1, /* a table of the store's schema, raft_install() creates it */
+    "raftlite_state",
 };
 
 int rlRegisterVtabState(sqlite3 *db) {
-  return rlRegisterQueryVtab(db, &stateVtab);
+  return rlRegisterOpView(db, &stateTable);
 }

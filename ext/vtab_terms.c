@@ -98,6 +98,8 @@ static const RlOpView termsView = {
     termsNext,
     termsColumn,
     0,
+    0,    /* an operator's view */
+    NULL,
 };
 
 int rlRegisterVtabTerms(sqlite3 *db) {

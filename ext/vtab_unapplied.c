@@ -162,6 +162,8 @@ static const RlOpView unappliedView = {
     unappliedNext,
     unappliedColumn,
     unappliedEnd,
+    0,    /* an operator's view */
+    NULL,
 };
 
 int rlRegisterVtabUnapplied(sqlite3 *db) {
