@@ -46,6 +46,24 @@
 # version after "SQLite " (the program prints the library's, which differs
 # between the SQLite versions the suite runs against).
 #
+# script: every ```LANG block (python, tcl, js: a host's page) is marked
+#
+#     <!-- example: script -->       a whole program, run by INTERP (with
+#                                    its file as argument) in a directory
+#                                    of its own where build/raftlite.so is
+#                                    the module under test
+#     <!-- example: continue -->     appended to the page's previous script
+#                                    and run with it
+#     <!-- example: excerpt -->      its lines (trimmed, blank ones aside)
+#                                    appear in order in one script of the
+#                                    page: a piece shown on its own
+#
+# A script's output (stdout, then stderr) must equal the ```text block
+# that follows it (none: no output); a continued one's, the outputs of its
+# chain so far. With `-require CHECK`, INTERP runs the file CHECK first:
+# when it fails (the host or its SQLite binding is missing), the run says
+# SKIP and exits 77.
+#
 # coverage: every function the header declares appears in C_API.md, and
 # every raft* SQL function the extension registers, every raft_* module
 # (eponymous table-valued functions) and every table, view and virtual
@@ -393,6 +411,111 @@ proc cmd_program {workdir args} {
 }
 
 # ---------------------------------------------------------------------------
+# script
+
+proc script_diff {dir file at expected actual what} {
+  write_file [file join $dir expected.txt] "$expected\n"
+  write_file [file join $dir actual.txt] "$actual\n"
+  catch {exec diff -u --label "$file:$at (the page)" --label "$what (the run)" \
+           [file join $dir expected.txt] [file join $dir actual.txt]} diff
+  regsub {\n?child process exited abnormally$} $diff {} diff
+  return $diff
+}
+
+# Whether the trimmed, non-blank lines of excerpt appear in order (as a
+# contiguous run) among those of script.
+proc excerpt_in {excerpt script} {
+  set want {}
+  foreach l [split $excerpt \n] { if {[string trim $l] ne ""} { lappend want [string trim $l] } }
+  set have {}
+  foreach l [split $script \n] { if {[string trim $l] ne ""} { lappend have [string trim $l] } }
+  set n [llength $want]
+  if {$n == 0} { return 1 }
+  for {set i 0} {$i + $n <= [llength $have]} {incr i} {
+    if {[lrange $have $i [expr {$i + $n - 1}]] eq $want} { return 1 }
+  }
+  return 0
+}
+
+proc cmd_script {args} {
+  set require ""
+  while {[string match -* [lindex $args 0]]} {
+    switch -- [lindex $args 0] {
+      -require { set require [lindex $args 1]; set args [lrange $args 2 end] }
+      default { puts stderr "unknown option [lindex $args 0]"; exit 2 }
+    }
+  }
+  lassign $args lang interp ::ext workdir
+  set ::ext [file normalize $::ext]
+  set workdir [file normalize $workdir]
+  file delete -force $workdir
+  file mkdir $workdir
+  if {$require ne "" && ![file exists $require]} {
+    puts stderr "no such check script: $require"
+    exit 2
+  }
+  if {$require ne "" && [catch {exec {*}$interp $require 2>@1} why]} {
+    puts "SKIP: $interp cannot run the $lang examples: $why"
+    exit 77
+  }
+  set ext [dict get {python .py tcl .tcl js .js} $lang]
+  foreach file [lrange $args 4 end] {
+    set blocks [md_blocks $file]
+    set scripts {}
+    set excerpts {}
+    set code ""
+    set expected ""
+    for {set k 0} {$k < [llength $blocks]} {incr k} {
+      set b [lindex $blocks $k]
+      if {[dict get $b lang] ne $lang} continue
+      set where "$file:[dict get $b line]"
+      if {![regexp {^example:\s*(script|continue|excerpt)$} [dict get $b marker] -> mode]} {
+        incr ::nCheck
+        fail $where "a \`\`\`$lang block needs <!-- example: script -->, continue or excerpt before it"
+        continue
+      }
+      if {$mode eq "excerpt"} {
+        lappend excerpts [list $where [dict get $b body]]
+        continue
+      }
+      if {$mode eq "continue" && $code eq ""} {
+        fail $where "'example: continue' with no script before it in this file"
+        continue
+      }
+      if {$mode eq "script"} {
+        set code ""
+        set expected ""
+      }
+      append code [dict get $b body]
+      lappend scripts $code
+      set next [lindex $blocks [expr {$k + 1}]]
+      set hasOut [expr {$next ne "" && [dict get $next lang] eq "text" && [dict get $next adjacent]}]
+      if {$hasOut} { append expected [dict get $next body] }
+      set dir [file join $workdir "[string map {/ _ .. _} $file]-[dict get $b line]"]
+      file mkdir [file join $dir build]
+      file link -symbolic [file join $dir build raftlite[info sharedlibextension]] $::ext
+      write_file [file join $dir example$ext] $code
+      set cwd [pwd]
+      cd $dir
+      catch {exec {*}$interp example$ext > out.txt 2> err.txt}
+      cd $cwd
+      set actual [string trimright "[read_file [file join $dir out.txt]][read_file [file join $dir err.txt]]"]
+      incr ::nCheck
+      if {$actual eq [string trimright $expected]} continue
+      set at [expr {$hasOut ? "[dict get $next line]" : "[dict get $b end] (no \`\`\`text block)"}]
+      fail $where "the example's output differs from the page:\n[script_diff $dir $file $at [string trimright $expected] $actual $interp]"
+    }
+    foreach e $excerpts {
+      lassign $e where body
+      incr ::nCheck
+      set found 0
+      foreach c $scripts { if {[excerpt_in $body $c]} { set found 1; break } }
+      if {!$found} { fail $where "this excerpt is not (or no longer) in a script of the page, line for line" }
+    }
+  }
+}
+
+# ---------------------------------------------------------------------------
 # tour: the demo's script (examples/tour.sql, which `.load`s build/raftlite
 # itself and refuses one call on purpose, so no -bail) runs to its end, where
 # raft_check() says ok.
@@ -486,6 +609,7 @@ switch -- $cmd {
   coverage { cmd_coverage {*}[lrange $argv 1 end] }
   program  { cmd_program {*}[lrange $argv 1 end] }
   tour     { cmd_tour {*}[lrange $argv 1 end] }
+  script   { cmd_script {*}[lrange $argv 1 end] }
   default  { puts stderr "usage: tclsh doctest.tcl sql|c|coverage ..."; exit 2 }
 }
 puts "$::nFail failures out of $::nCheck checks"
