@@ -358,6 +358,43 @@ TEST(watch, checkConstraintsThroughTemp) {
   watchClose(&w);
 }
 
+/* A background checkpointer on a watched store (its connection opens
+** through the same VFS): its PASSIVE and TRUNCATE checkpoints neither
+** close the writer's WAL nor change a setting, so the writer goes on
+** skipping the PRAGMAs; and the settings are still watched. */
+TEST(watch, withTheCheckpointer) {
+  Watch w;
+  steady(&w, "ckpt");
+  sqlite3_busy_timeout(w.db, 5000);
+  raftlite_checkpointer_config cfg;
+  memset(&cfg, 0, sizeof(cfg));
+  cfg.wal_frames = 4;
+  cfg.idle_ms = 2;
+  cfg.poll_ms = 1;
+  raftlite_checkpointer *pCkpt = NULL;
+  ASSERT_INT(raftlite_checkpointer_start(w.store, &cfg, &pCkpt), SQLITE_OK);
+  w.nSync = w.nJournal = 0;
+  for (int i = 0; i < 200; i++) {
+    assertAccepted(&w);
+    if (i % 50 == 49) usleep(20000); /* idle: a TRUNCATE */
+  }
+  ASSERT_INT(w.nSync, 0);
+  ASSERT_INT(w.nJournal, 0);
+  execOk(w.db, "PRAGMA synchronous=NORMAL");
+  assertRefused(&w, "synchronous");
+  execOk(w.db, "PRAGMA synchronous=FULL");
+  assertAccepted(&w);
+  raftlite_checkpointer_stats st;
+  ASSERT_INT(raftlite_checkpointer_get_stats(pCkpt, &st), SQLITE_OK);
+  ASSERT_INT(raftlite_checkpointer_stop(pCkpt), SQLITE_OK);
+  raftlite_checkpointer_free(pCkpt);
+  if (st.n_passive == 0 || st.n_truncate == 0) {
+    FAIL("the checkpointer ran %llu PASSIVE and %llu TRUNCATE checkpoints",
+         (unsigned long long)st.n_passive, (unsigned long long)st.n_truncate);
+  }
+  watchClose(&w);
+}
+
 /* ------------------------------------------------------------------------
 ** Random sequences against the full check
 */
