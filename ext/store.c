@@ -487,11 +487,20 @@ static void columnLogId(sqlite3_stmt *pStmt, int iCol, RlLogId *pId) {
   pId->index = sqlite3_column_int64(pStmt, iCol + 1);
 }
 
+/* Steps a statement over the state row: SQLITE_ROW, or the refusal of a
+** store without one (or SQLite's error), recorded on p. */
+static int stepStateRow(RlStore *p, sqlite3_stmt *pStmt) {
+  int rc = sqlite3_step(pStmt);
+  if (rc == SQLITE_ROW) return rc;
+  if (rc == SQLITE_DONE) return rlFail(p, RL_MSG_NOT_INSTALLED, p->zSchema, p->zSchema);
+  return rlFailSqlite(p, sqlite3_reset(pStmt));
+}
+
 int rlReadState(RlStore *p, RlState *pState) {
   memset(pState, 0, sizeof(*pState));
   sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_READ_STATE);
   if (pStmt == NULL) return p->rcStmt;
-  int rc = sqlite3_step(pStmt);
+  int rc = stepStateRow(p, pStmt);
   if (rc == SQLITE_ROW) {
     columnLogId(pStmt, 0, &pState->purged);
     columnLogId(pStmt, 2, &pState->applied);
@@ -499,10 +508,6 @@ int rlReadState(RlStore *p, RlState *pState) {
     columnLogId(pStmt, 6, &pState->last);
     columnLogId(pStmt, 8, &pState->first);
     rc = SQLITE_OK;
-  } else if (rc == SQLITE_DONE) {
-    rc = rlFail(p, RL_MSG_NOT_INSTALLED, p->zSchema, p->zSchema);
-  } else {
-    rc = rlFailSqlite(p, sqlite3_reset(pStmt));
   }
   sqlite3_reset(pStmt);
   if (rc == SQLITE_OK && !pState->last.has) pState->last = pState->purged;
@@ -512,16 +517,9 @@ int rlReadState(RlStore *p, RlState *pState) {
 int rlCheckStatePresent(RlStore *p) {
   sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_STATE_PRESENT);
   if (pStmt == NULL) return p->rcStmt;
-  int rc = sqlite3_step(pStmt);
-  if (rc == SQLITE_ROW) {
-    rc = SQLITE_OK;
-  } else if (rc == SQLITE_DONE) {
-    rc = rlFail(p, RL_MSG_NOT_INSTALLED, p->zSchema, p->zSchema);
-  } else {
-    rc = rlFailSqlite(p, sqlite3_reset(pStmt));
-  }
+  int rc = stepStateRow(p, pStmt);
   sqlite3_reset(pStmt);
-  return rc;
+  return rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
 /* A copy of n bytes plus a NUL, so that JSON text can be used as a string;
