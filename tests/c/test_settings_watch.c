@@ -147,30 +147,24 @@ static void assertAccepted(Watch *w) {
 ** The PRAGMAs are skipped, and only through the VFS
 */
 
-TEST(watch, pragmasSkippedWhileUnchanged) {
+/* After warming up, 100 appends compile these many PRAGMAs of each kind. */
+static void pragmasPer100(const char *zName, const char *zVfs, int nSync, int nJournal,
+                          int nChecks) {
   Watch w;
-  watchFresh(&w, "skipped", RAFTLITE_VFS);
+  watchFresh(&w, zName, zVfs);
   for (int i = 0; i < 3; i++) assertAccepted(&w); /* the WAL opens */
   w.nSync = w.nJournal = w.nChecks = 0;
   for (int i = 0; i < 100; i++) assertAccepted(&w);
-  ASSERT_INT(w.nSync, 0);
-  ASSERT_INT(w.nJournal, 0);
-  /* Not watched: one per call. */
-  ASSERT_INT(w.nChecks, 100);
+  ASSERT_INT(w.nSync, nSync);
+  ASSERT_INT(w.nJournal, nJournal);
+  ASSERT_INT(w.nChecks, nChecks);
   watchClose(&w);
 }
 
-TEST(watch, withoutTheVfsEveryCallChecks) {
-  Watch w;
-  watchFresh(&w, "plain", NULL);
-  for (int i = 0; i < 3; i++) assertAccepted(&w);
-  w.nSync = w.nJournal = w.nChecks = 0;
-  for (int i = 0; i < 100; i++) assertAccepted(&w);
-  ASSERT_INT(w.nSync, 100);
-  ASSERT_INT(w.nJournal, 100);
-  ASSERT_INT(w.nChecks, 100);
-  watchClose(&w);
-}
+/* ignore_check_constraints is not watched: one per call. */
+TEST(watch, pragmasSkippedWhileUnchanged) { pragmasPer100("skipped", RAFTLITE_VFS, 0, 0, 100); }
+
+TEST(watch, withoutTheVfsEveryCallChecks) { pragmasPer100("plain", NULL, 100, 100, 100); }
 
 TEST(watch, registeringTwiceWrapsOnce) {
   ASSERT_INT(raftlite_vfs_register(NULL), SQLITE_OK);
@@ -207,24 +201,25 @@ static void steady(Watch *w, const char *zName) {
   ASSERT_INT(w->nJournal, 0);
 }
 
-TEST(watch, synchronousUnqualified) {
+/* From the steady state: zBreak makes the next append refused, naming
+** zWhat; zMend makes the one after accepted. */
+static void breakAndMend(const char *zName, const char *zBreak, const char *zWhat,
+                         const char *zMend) {
   Watch w;
-  steady(&w, "sync1");
-  execOk(w.db, "PRAGMA synchronous=NORMAL");
-  assertRefused(&w, "synchronous");
-  execOk(w.db, "PRAGMA synchronous=FULL");
+  steady(&w, zName);
+  execOk(w.db, zBreak);
+  assertRefused(&w, zWhat);
+  execOk(w.db, zMend);
   assertAccepted(&w);
   watchClose(&w);
 }
 
+TEST(watch, synchronousUnqualified) {
+  breakAndMend("sync1", "PRAGMA synchronous=NORMAL", "synchronous", "PRAGMA synchronous=FULL");
+}
+
 TEST(watch, synchronousQualifiedAndNumeric) {
-  Watch w;
-  steady(&w, "sync2");
-  execOk(w.db, "PRAGMA main.synchronous=0");
-  assertRefused(&w, "synchronous");
-  execOk(w.db, "PRAGMA main.synchronous=3");
-  assertAccepted(&w);
-  watchClose(&w);
+  breakAndMend("sync2", "PRAGMA main.synchronous=0", "synchronous", "PRAGMA main.synchronous=3");
 }
 
 /* synchronous changes as the PRAGMA compiles: preparing it is enough. */
@@ -247,15 +242,9 @@ TEST(watch, journalModeEachMode) {
            {"MEMORY", "journal_mode is MEMORY"},
            {"OFF", "journal_mode is OFF"}};
   for (size_t i = 0; i < sizeof(a) / sizeof(a[0]); i++) {
-    Watch w;
-    steady(&w, "journal");
     char zSql[64];
     snprintf(zSql, sizeof(zSql), "PRAGMA journal_mode=%s", a[i].zMode);
-    execOk(w.db, zSql);
-    assertRefused(&w, a[i].zNamed);
-    execOk(w.db, "PRAGMA journal_mode=WAL");
-    assertAccepted(&w);
-    watchClose(&w);
+    breakAndMend("journal", zSql, a[i].zNamed, "PRAGMA journal_mode=WAL");
   }
 }
 
@@ -275,6 +264,15 @@ TEST(watch, journalModePreparedThenRunLater) {
   watchClose(&w);
 }
 
+/* Entries 1, 2 and 3 (e's term, kind and payload), one call each; e is
+** left at index 3. */
+static void appendThree(raftlite *pStore, raftlite_entry *e) {
+  for (uint64_t i = 1; i <= 3; i++) {
+    e->log_id.index = i;
+    ASSERT_INT(raftlite_append_to_log(pStore, e, 1), SQLITE_OK);
+  }
+}
+
 /* A store in an attached schema: its own file tells; the main database's
 ** settings are not its. */
 TEST(watch, attachedSchema) {
@@ -287,10 +285,7 @@ TEST(watch, attachedSchema) {
   raftlite *aux;
   ASSERT_INT(raftlite_open(w.db, "aux", &aux), SQLITE_OK);
   raftlite_entry e = {{1, 1}, RAFTLITE_NORMAL, "x", 1};
-  for (uint64_t i = 1; i <= 3; i++) {
-    e.log_id.index = i;
-    ASSERT_INT(raftlite_append_to_log(aux, &e, 1), SQLITE_OK);
-  }
+  appendThree(aux, &e);
   w.nSync = 0;
   e.log_id.index = 4;
   w.bCounting = 1;
@@ -329,10 +324,7 @@ TEST(watch, reattachedName) {
   raftlite *aux;
   ASSERT_INT(raftlite_open(w.db, "aux", &aux), SQLITE_OK);
   raftlite_entry e = {{1, 1}, RAFTLITE_NORMAL, "x", 1};
-  for (uint64_t i = 1; i <= 3; i++) {
-    e.log_id.index = i;
-    ASSERT_INT(raftlite_append_to_log(aux, &e, 1), SQLITE_OK);
-  }
+  appendThree(aux, &e);
   /* reatt1.db: a store, in WAL mode with synchronous NORMAL (the default
   ** of a newly attached schema is FULL: set it after attaching). */
   execOk(w.db, "DETACH aux; ATTACH 'file:reatt1.db?vfs=raftlite' AS aux;"
@@ -349,13 +341,8 @@ TEST(watch, reattachedName) {
 /* ignore_check_constraints is one flag of the connection, settable through
 ** any schema's name: never skipped. */
 TEST(watch, checkConstraintsThroughTemp) {
-  Watch w;
-  steady(&w, "checks");
-  execOk(w.db, "PRAGMA temp.ignore_check_constraints=1");
-  assertRefused(&w, "ignore_check_constraints");
-  execOk(w.db, "PRAGMA ignore_check_constraints=0");
-  assertAccepted(&w);
-  watchClose(&w);
+  breakAndMend("checks", "PRAGMA temp.ignore_check_constraints=1", "ignore_check_constraints",
+               "PRAGMA ignore_check_constraints=0");
 }
 
 /* A background checkpointer on a watched store (its connection opens
