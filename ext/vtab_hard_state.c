@@ -14,11 +14,7 @@ static const RlOpView hardStateTable = {
     "current_term INTEGER, voted_for INTEGER",
     2,
     {"SELECT current_term, voted_for FROM $S.raftlite_hard_state"},
-    sizeof(RlOpCursor),
-    rlOpQueryFilter,
-    rlOpQueryNext,
-    rlOpQueryColumn,
-    0,
+    RL_OP_ONE_QUERY,
     1, /* a table of the store's schema, raft_install() creates it */
     "raftlite_hard_state",
 };

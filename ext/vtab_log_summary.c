@@ -65,11 +65,7 @@ static const RlOpView logSummaryView = {
      " count(g.first_index)"
      " FROM (SELECT coalesce(purged_index, -1) AS p FROM $S.raftlite_state) AS s"
      " LEFT JOIN $S.raftlite_segment AS g ON g.last_index > s.p"},
-    sizeof(RlOpCursor),
-    rlOpQueryFilter,
-    rlOpQueryNext,
-    rlOpQueryColumn,
-    0,
+    RL_OP_ONE_QUERY,
     0,    /* an operator's view */
     NULL,
 };

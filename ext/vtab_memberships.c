@@ -40,11 +40,7 @@ static const RlOpView membershipsView = {
      "  FROM $S.raftlite_segment WHERE kind = 'membership'"
      "  AND first_index > (SELECT coalesce(purged_index, -1) FROM $S.raftlite_state))"
      " ORDER BY idx, o"},
-    sizeof(RlOpCursor),
-    rlOpQueryFilter,
-    rlOpQueryNext,
-    rlOpQueryColumn,
-    0,
+    RL_OP_ONE_QUERY,
     0,    /* an operator's view */
     NULL,
 };

@@ -73,6 +73,10 @@ int rlOpQueryFilter(RlOpCursor *pCur);
 int rlOpQueryNext(RlOpCursor *pCur);
 int rlOpQueryColumn(RlOpCursor *pCur, sqlite3_context *ctx, int iCol);
 
+/* The RlOpView fields nCursor..xEnd of a view that is one query. */
+#define RL_OP_ONE_QUERY \
+  sizeof(RlOpCursor), rlOpQueryFilter, rlOpQueryNext, rlOpQueryColumn, 0
+
 /* Registers the view (its module: zModule, or zName); pView must outlive
 ** the connection (a static). */
 int rlRegisterOpView(sqlite3 *db, const RlOpView *pView);

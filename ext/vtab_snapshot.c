@@ -26,11 +26,7 @@ static const RlOpView snapshotTable = {
     {"SELECT snapshot_id, last_term, last_index, membership_term,"
      " membership_index, membership, size"
      " FROM $S.raftlite_snapshot WHERE is_current = 1"},
-    sizeof(RlOpCursor),
-    rlOpQueryFilter,
-    rlOpQueryNext,
-    rlOpQueryColumn,
-    0,
+    RL_OP_ONE_QUERY,
     1, /* a table of the store's schema, raft_install() creates it */
     "raftlite_snapshot",
 };

@@ -41,11 +41,7 @@ static const RlOpView snapshotsView = {
      " (SELECT coalesce(sum(length(data)), 0) FROM $S.raftlite_snapshot_chunk"
      "  WHERE snapshot = s.id)"
      " FROM $S.raftlite_snapshot AS s ORDER BY s.id"},
-    sizeof(RlOpCursor),
-    rlOpQueryFilter,
-    rlOpQueryNext,
-    rlOpQueryColumn,
-    0,
+    RL_OP_ONE_QUERY,
     0,    /* an operator's view */
     NULL,
 };

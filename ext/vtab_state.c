@@ -33,11 +33,7 @@ static const RlOpView stateTable = {
      " s.purged_term, s.purged_index, s.applied_term, s.applied_index,"
      " s.membership_term, s.membership_index, s.membership"
      " FROM $S.raftlite_state AS s"},
-    sizeof(RlOpCursor),
-    rlOpQueryFilter,
-    rlOpQueryNext,
-    rlOpQueryColumn,
-    0,
+    RL_OP_ONE_QUERY,
     1, /* a table of the store's schema, raft_install() creates it */
     "raftlite_state",
 };
