@@ -310,12 +310,9 @@ static int appendMembership(RlStore *p, const raftlite_entry *e, const RlLogId *
 ** allow, each checked by the triggers once. Failures are reported in entry
 ** order: a run is written before a later entry's own error is returned. */
 int rlAppend(RlStore *p, RlEntrySource *pSrc, i64 *pnEntries) {
+  /* The state is read only if a segment is refused (writeSegment). That
+  ** its row is there at all is the append trigger's first rule. */
   int rc = rlBegin(p);
-  if (rc != SQLITE_OK) return rc;
-  /* The state is read only if a segment is refused (writeSegment); its
-  ** row must be there all the same: the triggers read it, and find no
-  ** rule broken in a store that lost it. */
-  rc = rlCheckStatePresent(p);
   p->nRunPayloads = p->nRunEnds = 0;
   SegRun run;
   memset(&run, 0, sizeof(run));

@@ -41,7 +41,7 @@ typedef sqlite3_int64 i64;
 /* Version of the stored schema (sql/NNN_*.sql); independent of the library
 ** version. Bump it with every change to sql/ and teach schema.c the
 ** upgrade. */
-#define RAFTLITE_SCHEMA_VERSION 3
+#define RAFTLITE_SCHEMA_VERSION 4
 
 /* ------------------------------------------------------------------ */
 /* Embedded schema (generated from sql/ by cmake/embed_sql.cmake).     */
@@ -201,7 +201,6 @@ typedef enum RlStmtId {
   RL_STMT_JOURNAL_MODE,
   RL_STMT_SYNCHRONOUS,
   RL_STMT_READ_STATE,
-  RL_STMT_STATE_PRESENT,
   RL_STMT_READ_ENTRY,
   RL_STMT_READ_ABOVE,
   RL_STMT_READ_SEGMENTS,
@@ -324,9 +323,6 @@ typedef struct RlState {
   RlLogId membership; /* log id of the applied membership */
 } RlState;
 int rlReadState(RlStore *p, RlState *pState);
-/* Whether the state row is there (else the store's refusal, as
-** rlReadState gives it): what an append checks before it writes. */
-int rlCheckStatePresent(RlStore *p);
 
 /* The applied state with the membership text (owned; rlAppliedStateFree). */
 int rlReadApplied(RlStore *p, raftlite_applied_state *pOut);

@@ -100,7 +100,8 @@ static int readVersion(RlStore *p, i64 *piVersion) {
 ** (raftlite_snapshot_install, created by the files) and triggers (re-made).
 ** Version 3 stores the log as segments (sql/001_tables.sql): each entry of
 ** the old table raftlite_log becomes a segment of its own, and the table
-** makes way for the view of that name. */
+** makes way for the view of that name. Version 4 changes only triggers
+** (the append's rules in one statement). */
 static int upgradeTables(RlStore *p, i64 iFrom) {
   if (iFrom >= 3) return SQLITE_OK;
   /* 001_tables.sql creates raftlite_segment (the rest exists). */

@@ -40,7 +40,6 @@ static const char *const azStmtSql[RL_STMT_COUNT] = {
         " (SELECT max(first_index, coalesce(s.purged_index, -1) + 1)"
         "  FROM $S.raftlite_segment ORDER BY first_index LIMIT 1)"
         " FROM $S.raftlite_state AS s",
-    [RL_STMT_STATE_PRESENT] = "SELECT 1 FROM $S.raftlite_state",
     /* The present entry at ?1: its segment's term and kind. */
     [RL_STMT_READ_ENTRY] =
         "SELECT g.term, g.kind FROM $S.raftlite_segment AS g"
@@ -185,14 +184,16 @@ int rlFailOwned(RlStore *p, int rc, raftlite_violation_kind eKind, char *zMsg) {
 
 /* A trigger's RAISE text ("raft_log: DirtyLog") becomes the kind; any other
 ** error keeps the connection's message. A missing backing table means the
-** store was never installed in this schema. */
+** store was never installed in this schema, and so does a missing state
+** row (the append's trigger finds none), which raft_install puts back. */
 int rlFailSqlite(RlStore *p, int rc) {
   const char *zMsg = sqlite3_errmsg(p->db);
   if (rc == SQLITE_NOMEM) {
     rlResetError(p);
     return rc;
   }
-  if (strstr(zMsg, "no such table: ") && strstr(zMsg, ".raftlite_")) {
+  if ((strstr(zMsg, "no such table: ") && strstr(zMsg, ".raftlite_")) ||
+      strcmp(zMsg, "raft_log: StateMissing") == 0) {
     return rlFail(p, RL_MSG_NOT_INSTALLED, p->zSchema, p->zSchema);
   }
   rlResetError(p);
@@ -373,6 +374,9 @@ static int checkWritableForCall(RlStore *p) {
 ** (INSERT ... SELECT raft_append(...)): a transaction begun inside it
 ** would swallow the statement's own autocommit. */
 static int writingStatementInProgress(sqlite3 *db) {
+  /* A statement that has begun writing holds a write transaction: without
+  ** one anywhere, the walk over every statement is not needed. */
+  if (sqlite3_txn_state(db, NULL) != SQLITE_TXN_WRITE) return 0;
   for (sqlite3_stmt *pStmt = sqlite3_next_stmt(db, NULL); pStmt;
        pStmt = sqlite3_next_stmt(db, pStmt)) {
     if (sqlite3_stmt_busy(pStmt) && !sqlite3_stmt_readonly(pStmt)) return 1;
@@ -397,9 +401,11 @@ int rlBegin(RlStore *p) {
   /* rlEnd's statements are prepared before the transaction opens: a
   ** failure must never find itself unable to roll back (out of memory,
   ** say). */
-  if (rlStmt(p, RL_STMT_RELEASE) == NULL || rlStmt(p, RL_STMT_ROLLBACK_TO) == NULL ||
-      rlStmt(p, RL_STMT_ROLLBACK) == NULL || rlStmt(p, RL_STMT_COMMIT) == NULL) {
-    return p->rcStmt;
+  static const RlStmtId aEnd[] = {RL_STMT_RELEASE, RL_STMT_ROLLBACK_TO, RL_STMT_ROLLBACK,
+                                  RL_STMT_COMMIT};
+  for (size_t i = 0; i < sizeof(aEnd) / sizeof(aEnd[0]); i++) {
+    /* Only prepared here: rlStmt resets a statement again before it runs. */
+    if (p->aStmt[aEnd[i]] == NULL && rlStmt(p, aEnd[i]) == NULL) return p->rcStmt;
   }
   int bOuter = sqlite3_get_autocommit(p->db);
   if (bOuter) {
@@ -512,14 +518,6 @@ int rlReadState(RlStore *p, RlState *pState) {
   sqlite3_reset(pStmt);
   if (rc == SQLITE_OK && !pState->last.has) pState->last = pState->purged;
   return rc;
-}
-
-int rlCheckStatePresent(RlStore *p) {
-  sqlite3_stmt *pStmt = rlStmt(p, RL_STMT_STATE_PRESENT);
-  if (pStmt == NULL) return p->rcStmt;
-  int rc = stepStateRow(p, pStmt);
-  sqlite3_reset(pStmt);
-  return rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
 /* A copy of n bytes plus a NUL, so that JSON text can be used as a string;

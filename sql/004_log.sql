@@ -38,45 +38,53 @@
 CREATE TRIGGER IF NOT EXISTS raftlite_segment_append
 BEFORE INSERT ON raftlite_segment
 BEGIN
-  -- Follow the reference id. In a stored state that keeps the rules, the
-  -- greatest of the three log ids is also the one with the greatest index,
-  -- so: first index = that index + 1, term not below any of their terms.
-  -- And never leave a hole after the last segment, nor begin an empty log
-  -- with history anywhere but right after last_purged (raftlite's append
-  -- moves last_purged up to last_applied first).
-  SELECT RAISE(ABORT, 'raft_log: LogsNonConsecutive')
-  FROM raftlite_state AS s
-  WHERE (max(coalesce((SELECT last_index FROM raftlite_segment
-                       ORDER BY first_index DESC LIMIT 1), -1),
-             coalesce(s.purged_index, -1), coalesce(s.applied_index, -1)) >= 0
-         AND (new.first_index IS NOT
-                max(coalesce((SELECT last_index FROM raftlite_segment
-                              ORDER BY first_index DESC LIMIT 1), -1),
-                    coalesce(s.purged_index, -1),
-                    coalesce(s.applied_index, -1)) + 1
-              OR new.term < max(coalesce((SELECT term FROM raftlite_segment
-                                          ORDER BY first_index DESC LIMIT 1), -1),
-                                coalesce(s.purged_term, -1),
-                                coalesce(s.applied_term, -1))))
-     OR new.first_index IS NOT
-          CASE
-            WHEN EXISTS (SELECT 1 FROM raftlite_segment)
-              THEN (SELECT last_index FROM raftlite_segment
-                    ORDER BY first_index DESC LIMIT 1) + 1
-            WHEN s.purged_index IS NOT NULL THEN s.purged_index + 1
-            WHEN s.applied_index IS NOT NULL THEN NULL
-            ELSE new.first_index
-          END;
-  -- The end offsets never go down (their last one is the payloads' length:
-  -- a CHECK). Bytewise order of fixed-width digits is numeric order; the
-  -- pairs are counted by json_each over an array of as many zeros, which
-  -- needs no temporary table.
-  SELECT RAISE(ABORT, 'raft_log: InvalidEntry')
-  FROM json_each('[' || substr(replace(hex(zeroblob(length(new.ends) / 10 - 1)),
-                                       '00', '0,'),
-                               1, 2 * (length(new.ends) / 10 - 1) - 1) || ']') AS j
-  WHERE length(new.ends) > 10
-    AND substr(new.ends, 10 * j.key + 1, 10) > substr(new.ends, 10 * j.key + 11, 10);
+  -- One statement, one look at the state row and one at the last segment
+  -- (g): every further statement or subquery of a trigger costs about as
+  -- much as the lookup it makes, and this runs once per append. The first
+  -- rule broken is raised:
+  --   the state row must be there: without it nothing below can be
+  --   checked (a store that lost it is damaged; raft_check() says so);
+  --   follow the reference id: in a stored state that keeps the rules, the
+  --   greatest of the three log ids (last entry, last_purged,
+  --   last_applied) is also the one with the greatest index, so: first
+  --   index = that index + 1, term not below any of their terms; and never
+  --   leave a hole after the last segment, nor begin an empty log with
+  --   history anywhere but right after last_purged (raftlite's append moves
+  --   last_purged up to last_applied first);
+  --   the end offsets never go down (their last one is the payloads'
+  --   length: a CHECK). Bytewise order of fixed-width digits is numeric
+  --   order; the pairs are counted by json_each over an array of as many
+  --   zeros, which needs no temporary table.
+  SELECT CASE
+    WHEN s.id IS NULL THEN RAISE(ABORT, 'raft_log: StateMissing')
+    WHEN (max(coalesce(g.last_index, -1), coalesce(s.purged_index, -1),
+              coalesce(s.applied_index, -1)) >= 0
+          AND (new.first_index IS NOT
+                 max(coalesce(g.last_index, -1), coalesce(s.purged_index, -1),
+                     coalesce(s.applied_index, -1)) + 1
+               OR new.term < max(coalesce(g.term, -1), coalesce(s.purged_term, -1),
+                                 coalesce(s.applied_term, -1))))
+      OR new.first_index IS NOT
+           CASE
+             WHEN g.first_index IS NOT NULL THEN g.last_index + 1
+             WHEN s.purged_index IS NOT NULL THEN s.purged_index + 1
+             WHEN s.applied_index IS NOT NULL THEN NULL
+             ELSE new.first_index
+           END
+      THEN RAISE(ABORT, 'raft_log: LogsNonConsecutive')
+    WHEN length(new.ends) > 10
+     AND EXISTS (
+       SELECT 1
+       FROM json_each('[' || substr(replace(hex(zeroblob(length(new.ends) / 10 - 1)),
+                                            '00', '0,'),
+                                    1, 2 * (length(new.ends) / 10 - 1) - 1) || ']') AS j
+       WHERE substr(new.ends, 10 * j.key + 1, 10) > substr(new.ends, 10 * j.key + 11, 10))
+      THEN RAISE(ABORT, 'raft_log: InvalidEntry')
+  END
+  FROM (SELECT 1)
+  LEFT JOIN raftlite_state AS s ON s.id = 1
+  LEFT JOIN raftlite_segment AS g
+    ON g.first_index = (SELECT max(first_index) FROM raftlite_segment);
 END;
 
 -- A membership segment must be a valid membership (002_membership.sql). A

@@ -14,7 +14,7 @@
 
 /* Opening installs the store; opening again is harmless. */
 TEST(open, installsOnceAndReopens) {
-  ASSERT_INT(queryInt(F->db, "SELECT value FROM raftlite_meta WHERE name='schema_version'"), 3);
+  ASSERT_INT(queryInt(F->db, "SELECT value FROM raftlite_meta WHERE name='schema_version'"), 4);
   raftlite *second = NULL;
   ASSERT_INT(raftlite_open(F->db, NULL, &second), SQLITE_OK);
   raftlite_close(second);

@@ -85,7 +85,7 @@ check("0.enable_load_extension", True, hasattr(sqlite3.Connection, "enable_load_
 db = connect()
 check("1.0", "wal", one(db, "PRAGMA journal_mode = WAL"))
 check("1.1", True, re.fullmatch(r"\d+\.\d+\.\d+", one(db, "SELECT raft_version()")) is not None)
-check("1.2", 3, one(db, "SELECT raft_install()"))
+check("1.2", 4, one(db, "SELECT raft_install()"))
 check("1.3", 1, one(db, "SELECT raft_save_hard_state(?, ?)", (1, 1)))
 check("1.4", [(1, 1)], db.execute("SELECT current_term, voted_for FROM raft_hard_state").fetchall())
 db.execute("CREATE TABLE kv(k TEXT PRIMARY KEY, v)")

@@ -72,7 +72,7 @@ rc=$?
 state='log 1-1 membership, 2-1 normal, 3-1 normal | state 3 3 [[1,2,3]] | vote 1 1 | kv x=1 y=2'
 check 1.stdout "wal
 1
-3
+4
 1
 1|1
 1

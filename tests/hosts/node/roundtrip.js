@@ -73,7 +73,7 @@ check('0.better-sqlite3 12', '12', bsPackage.version.split('.')[0]);
 // 1. The round trip.
 check('1.0', 'wal', db.pragma('journal_mode = WAL', { simple: true }));
 check('1.1', true, /^\d+\.\d+\.\d+$/.test(one(db, 'SELECT raft_version()')));
-check('1.2', 3, one(db, 'SELECT raft_install()'));
+check('1.2', 4, one(db, 'SELECT raft_install()'));
 check('1.3', 1, one(db, 'SELECT raft_save_hard_state(?, ?)', 1n, 1n));
 check('1.4', [{ current_term: 1, voted_for: 1 }],
       db.prepare('SELECT current_term, voted_for FROM raft_hard_state').all());
