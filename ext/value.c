@@ -138,19 +138,19 @@ int rlEntryPayloadCheck(const raftlite_entry *e, i64 nMax,
   *pzErr = NULL;
   *peKind = RAFTLITE_NO_VIOLATION;
   if (e->size == 0) return SQLITE_OK;
+  /* A NULL data with a size is a caller's bug: nothing may be read. Sizes
+  ** are compared unsigned: a size_t above INT64_MAX is no negative number. */
+  int bNullData = e->data == NULL;
+  if (!bNullData && nMax >= 0 && (uint64_t)e->size <= (uint64_t)nMax) return SQLITE_OK;
+  /* The id is formatted only for the message: this runs once per entry. */
   char zId[RL_LOGID_BUF];
   sqlite3_snprintf(sizeof(zId), zId, "%llu-%llu",
                    (unsigned long long)e->log_id.term,
                    (unsigned long long)e->log_id.index);
-  /* A NULL data with a size is a caller's bug: nothing may be read. */
-  if (e->data == NULL) {
+  if (bNullData) {
     return rlMessage(RL_MSG_ENTRY_NULL_DATA, peKind, pzErr, zId,
                      (unsigned long long)e->size);
   }
-  /* Compared unsigned: a size_t above INT64_MAX is no negative number. */
-  if (nMax < 0 || (uint64_t)e->size > (uint64_t)nMax) {
-    return rlMessage(RL_MSG_ENTRY_TOO_BIG, peKind, pzErr, zId,
-                     (unsigned long long)e->size, nMax < 0 ? 0 : nMax);
-  }
-  return SQLITE_OK;
+  return rlMessage(RL_MSG_ENTRY_TOO_BIG, peKind, pzErr, zId,
+                   (unsigned long long)e->size, nMax < 0 ? 0 : nMax);
 }
